@@ -1,0 +1,138 @@
+"""Every setting of mcp-tune, validated in one place.
+
+Each section is a pydantic model with defaults and a one-line description per field. Unknown keys and
+wrong types are refused, and pydantic names the field's path (e.g. ``training.batch_size``) in the error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def resolve_path(path: str | Path) -> Path:
+    """Resolve a configured path: absolute paths stay, relative ones are taken from the project root."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(Section):
+    model_path: str = Field(
+        "models/tiny-qwen2-tools",
+        description="Folder of a full model (config.json) or a LoRA adapter (adapter_config.json).",
+    )
+    base_model_name: str | None = Field(
+        None, description="Base model for a LoRA adapter; defaults to the adapter config's base."
+    )
+    max_length: int = Field(2048, ge=16, description="Longest prompt + completion in tokens.")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto picks cuda when a GPU is visible, else cpu."
+    )
+    load_on_start: bool = Field(True, description="Load model_path when the model replica starts.")
+
+
+class GenerationConfig(Section):
+    max_new_tokens: int = Field(256, ge=1, description="Default cap on generated tokens per turn.")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 decodes greedily.")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass when sampling.")
+    system_prompt: str = Field(
+        "You are a helpful assistant that calls tools when they help.",
+        description="System prompt used when a request brings none.",
+    )
+    max_tool_rounds: int = Field(
+        3, ge=1, le=10, description="Model → tools → model rounds allowed in one chat turn."
+    )
+
+
+class TrainingConfig(Section):
+    num_epochs: int = Field(3, ge=1, description="Passes over the training split.")
+    learning_rate: float = Field(2e-4, gt=0.0, le=1.0, description="Peak AdamW learning rate.")
+    batch_size: int = Field(8, ge=1, description="Sequences per worker per optimizer micro-step.")
+    gradient_accumulation_steps: int = Field(1, ge=1, description="Micro-steps per optimizer step.")
+    warmup_ratio: float = Field(0.05, ge=0.0, lt=1.0, description="Share of steps in linear warmup.")
+    weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay.")
+    max_length: int = Field(1024, ge=16, description="Training sequences are truncated to this.")
+    lora_r: int = Field(16, ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(32, ge=1, description="LoRA scaling numerator.")
+    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on LoRA inputs.")
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
+        description="Module names that receive LoRA adapters.",
+    )
+    num_workers: int = Field(1, ge=1, description="Ray Train workers (DDP).")
+    use_gpu: bool = Field(False, description="One GPU per worker; bf16 when set.")
+    gradient_checkpointing: bool = Field(False, description="Trade compute for activation memory.")
+    seed: int = Field(0, description="Seed for data order and LoRA initialisation.")
+    max_failures: int = Field(1, ge=0, description="Worker-group restarts before the job fails.")
+
+
+class DataConfig(Section):
+    dataset_path: str | None = Field(
+        None, description="JSONL/JSON/Parquet dataset; None generates one from the tool schemas."
+    )
+    validation_split: float = Field(0.1, gt=0.0, lt=1.0, description="Share held out for eval.")
+    num_generated_examples: int = Field(400, ge=10, description="Rows to generate when needed.")
+    seed: int = Field(0, description="Seed of dataset generation and splitting.")
+
+
+class OutputConfig(Section):
+    dir: str = Field("runs", description="Where jobs, checkpoints and adapters are written.")
+
+
+class ToolsConfig(Section):
+    functions: list[str] = Field(
+        default_factory=lambda: [
+            "tools.builtin.calculator:calculate",
+            "tools.builtin.clock:get_current_time",
+            "tools.builtin.weather:get_weather",
+            "tools.builtin.search:web_search",
+            "tools.builtin.files:list_files",
+            "tools.builtin.files:read_file",
+            "tools.builtin.files:write_file",
+        ],
+        description="Tools offered to the model, as 'module:function' import paths.",
+    )
+    timeout_s: float = Field(10.0, gt=0.0, description="Wall-clock limit of one tool call.")
+    http_timeout_s: float = Field(5.0, gt=0.0, description="Timeout of one outgoing HTTP request.")
+    workspace_dir: str = Field("workspace", description="The only folder file tools may touch.")
+    max_file_bytes: int = Field(1_000_000, ge=1, description="Largest file read or written.")
+    weather_geocoding_url: str = Field(
+        "https://geocoding-api.open-meteo.com/v1/search", description="Open-Meteo geocoding API."
+    )
+    weather_forecast_url: str = Field(
+        "https://api.open-meteo.com/v1/forecast", description="Open-Meteo forecast API."
+    )
+    search_url: str | None = Field(
+        None, description="SearxNG-style JSON search endpoint (…/search); None disables web_search."
+    )
+    max_search_results: int = Field(5, ge=1, le=50, description="Results web_search returns.")
+
+
+class HuggingFaceConfig(Section):
+    repo_id: str | None = Field(None, description="Hub repository adapters are uploaded to.")
+    token_env: str = Field("HF_TOKEN", description="Environment variable holding the hub token.")
+    private: bool = Field(True, description="Create the repository as private.")
+
+
+class ServerConfig(Section):
+    max_messages: int = Field(100, ge=1, description="Most messages accepted in one chat request.")
+    max_message_chars: int = Field(32_000, ge=1, description="Longest accepted message content.")
+
+
+class AppConfig(Section):
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    tools: ToolsConfig = Field(default_factory=ToolsConfig)
+    huggingface: HuggingFaceConfig = Field(default_factory=HuggingFaceConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
