@@ -6,10 +6,11 @@ wrong types are refused, and pydantic names the field's path (e.g. ``training.ba
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +27,7 @@ class Section(BaseModel):
 
 class ModelConfig(Section):
     model_path: str = Field(
-        "models/tiny-qwen2-tools",
+        "models/tiny-qwen2",
         description="Folder of a full model (config.json) or a LoRA adapter (adapter_config.json).",
     )
     base_model_name: str | None = Field(
@@ -114,6 +115,22 @@ class ToolsConfig(Section):
         None, description="SearxNG-style JSON search endpoint (…/search); None disables web_search."
     )
     max_search_results: int = Field(5, ge=1, le=50, description="Results web_search returns.")
+
+    @field_validator("functions")
+    @classmethod
+    def _functions_import(cls, paths: list[str]) -> list[str]:
+        """Refuse a tool list the executor could not load, before it is saved."""
+        for path in paths:
+            module_name, _, attribute = path.partition(":")
+            if not module_name or not attribute:
+                raise ValueError(f"{path!r} is not of the form 'package.module:function'")
+            try:
+                function = getattr(importlib.import_module(module_name), attribute)
+            except (ImportError, AttributeError) as error:
+                raise ValueError(f"cannot import tool {path!r}: {error}") from error
+            if not callable(function):
+                raise ValueError(f"tool {path!r} is not a function")
+        return paths
 
 
 class HuggingFaceConfig(Section):

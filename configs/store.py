@@ -86,10 +86,27 @@ class ConfigStore:
         self.config_file = resolve_path(config_file)
         self.overrides_file = resolve_path(overrides_file)
         self._lock_file = self.overrides_file.with_name(self.overrides_file.name + ".lock")
+        self._cached: tuple[tuple[Any, ...], AppConfig] | None = None
+
+    def _signature(self) -> tuple[Any, ...]:
+        """Changes whenever either file is rewritten (atomic writes replace the inode)."""
+        stats = []
+        for path in (self.config_file, self.overrides_file):
+            try:
+                stat = path.stat()
+                stats.append((stat.st_ino, stat.st_mtime_ns, stat.st_size))
+            except FileNotFoundError:
+                stats.append(None)
+        return tuple(stats)
 
     def get(self) -> AppConfig:
-        defaults = read_yaml_mapping(self.config_file)
-        return validate_config(deep_merge(defaults, read_yaml_mapping(self.overrides_file)))
+        """The current configuration; re-read only when a file changed, so it is cheap per request."""
+        signature = self._signature()
+        if self._cached is None or self._cached[0] != signature:
+            defaults = read_yaml_mapping(self.config_file)
+            config = validate_config(deep_merge(defaults, read_yaml_mapping(self.overrides_file)))
+            self._cached = (signature, config)
+        return self._cached[1].model_copy(deep=True)
 
     def update(self, partial: dict[str, Any]) -> AppConfig:
         """Merge ``partial`` into the persisted updates; nothing is written unless the result validates."""

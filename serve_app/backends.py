@@ -1,0 +1,59 @@
+"""What the ingress talks to: the model and tool deployments' handles and the config store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from ray.exceptions import RayTaskError
+from ray.serve.handle import DeploymentHandle
+
+from configs.store import ConfigStore
+from serve_app.generation import GenerationRequest, GenerationResult
+
+
+def _original(error: Exception) -> Exception:
+    """Ray wraps a deployment's exception; the route wants the one the deployment raised."""
+    if isinstance(error, RayTaskError) and isinstance(error.cause, Exception):
+        return error.cause
+    return error
+
+
+@dataclass
+class Backends:
+    model: DeploymentHandle
+    tools: DeploymentHandle
+    config: ConfigStore
+
+    async def _call(self, handle: DeploymentHandle, method: str, *args: Any) -> Any:
+        try:
+            return await getattr(handle, method).remote(*args)
+        except Exception as error:
+            raise _original(error) from None
+
+    async def generate(self, request: GenerationRequest) -> GenerationResult:
+        return await self._call(self.model, "generate", request)
+
+    async def load_model(self, model_path: str, base_model_name: str | None) -> dict[str, Any]:
+        return await self._call(self.model, "load", model_path, base_model_name)
+
+    async def model_info(self) -> dict[str, Any] | None:
+        return await self._call(self.model, "info")
+
+    async def model_load_error(self) -> str | None:
+        return await self._call(self.model, "get_load_error")
+
+    async def tool_specs(self) -> list[dict[str, Any]]:
+        return await self._call(self.tools, "specs")
+
+    async def execute_tool(self, name: str, arguments: Any) -> dict[str, Any]:
+        return await self._call(self.tools, "execute", name, arguments)
+
+    async def execute_tools(self, calls: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+        return await self._call(self.tools, "execute_many", calls)
+
+
+def get_backends(request: Request) -> Backends:
+    """FastAPI dependency: the Backends the ingress replica put on its app."""
+    return request.app.state.backends

@@ -1,0 +1,135 @@
+"""Render chats with the tokenizer's template and generate for a batch of requests at once."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from itertools import groupby
+from typing import Any
+
+import torch
+
+from serve_app.model_loading import LoadedModel
+from tools.tool_calls import parse_tool_calls
+
+logger = logging.getLogger(__name__)
+
+
+class PromptTooLongError(ValueError):
+    """The rendered prompt leaves no room to generate within max_length."""
+
+
+@dataclass
+class GenerationRequest:
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] | None = None
+    max_new_tokens: int = 256
+    max_length: int = 2048
+    temperature: float = 0.0
+    top_p: float = 1.0
+
+
+@dataclass
+class GenerationResult:
+    text: str
+    content: str
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    tool_call_errors: list[str] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"
+
+
+def render_prompt(loaded: LoadedModel, request: GenerationRequest) -> list[int]:
+    """Token ids of the chat, rendered by the model's own template, ending with the assistant cue."""
+    text = loaded.tokenizer.apply_chat_template(
+        request.messages, tools=request.tools or None, add_generation_prompt=True, tokenize=False
+    )
+    ids = loaded.tokenizer(text, add_special_tokens=False)["input_ids"]
+    if len(ids) >= request.max_length:
+        raise PromptTooLongError(
+            f"the prompt has {len(ids)} tokens, which leaves nothing to generate within "
+            f"max_length={request.max_length}: shorten the messages or raise max_length"
+        )
+    return ids
+
+
+def _sampling_key(request: GenerationRequest) -> tuple[float, float]:
+    """Requests that decode alike share one generate call; greedy ignores top_p."""
+    if request.temperature == 0:
+        return (0.0, 1.0)
+    return (request.temperature, request.top_p)
+
+
+def _eos_ids(loaded: LoadedModel) -> set[int]:
+    eos = loaded.model.generation_config.eos_token_id
+    ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    ids.add(loaded.tokenizer.eos_token_id)
+    return ids
+
+
+def _finish(
+    loaded: LoadedModel, new_ids: list[int], budget: int, eos_ids: set[int], prompt_len: int
+) -> GenerationResult:
+    new_ids = new_ids[:budget]
+    stop_at = next((i for i, tok in enumerate(new_ids) if tok in eos_ids), None)
+    finish_reason = "length" if stop_at is None else "stop"
+    kept = new_ids if stop_at is None else new_ids[:stop_at]
+    text = loaded.tokenizer.decode(kept, skip_special_tokens=True)
+    parsed = parse_tool_calls(text)
+    if parsed.tool_calls and finish_reason == "stop":
+        finish_reason = "tool_calls"
+    return GenerationResult(
+        text=text,
+        content=parsed.content,
+        tool_calls=[call.to_dict() for call in parsed.tool_calls],
+        tool_call_errors=parsed.errors,
+        prompt_tokens=prompt_len,
+        completion_tokens=len(kept) + (0 if stop_at is None else 1),
+        finish_reason=finish_reason,
+    )
+
+
+@torch.inference_mode()
+def generate_batch(
+    loaded: LoadedModel, requests: list[GenerationRequest]
+) -> list[GenerationResult | Exception]:
+    """Generate for every request; a request that cannot run gets its exception in its slot."""
+    results: list[GenerationResult | Exception] = [None] * len(requests)  # type: ignore[list-item]
+    prompts: dict[int, list[int]] = {}
+    for index, request in enumerate(requests):
+        try:
+            prompts[index] = render_prompt(loaded, request)
+        except Exception as error:  # a bad template input must fail only its own request
+            results[index] = error
+
+    eos_ids = _eos_ids(loaded)
+    runnable = sorted(prompts, key=lambda i: _sampling_key(requests[i]))
+    for key, group in groupby(runnable, key=lambda i: _sampling_key(requests[i])):
+        indices = list(group)
+        budgets = {
+            i: min(requests[i].max_new_tokens, requests[i].max_length - len(prompts[i]))
+            for i in indices
+        }
+        batch = loaded.tokenizer.pad(
+            {"input_ids": [prompts[i] for i in indices]}, padding=True, return_tensors="pt"
+        ).to(loaded.device)
+        temperature, top_p = key
+        sampling = (
+            {"do_sample": True, "temperature": temperature, "top_p": top_p}
+            if temperature > 0
+            else {"do_sample": False}
+        )
+        output = loaded.model.generate(
+            **batch,
+            max_new_tokens=max(budgets.values()),
+            pad_token_id=loaded.tokenizer.pad_token_id,
+            eos_token_id=sorted(eos_ids),
+            **sampling,
+        )
+        prompt_width = batch["input_ids"].shape[1]
+        for row, i in enumerate(indices):
+            new_ids = output[row, prompt_width:].tolist()
+            results[i] = _finish(loaded, new_ids, budgets[i], eos_ids, len(prompts[i]))
+    logger.debug("generated a batch of %d requests", len(requests))
+    return results

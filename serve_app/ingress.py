@@ -1,0 +1,50 @@
+"""The HTTP ingress: validates, routes and shapes; holds no model and no tool code."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from configs.store import ConfigStore
+from serve_app.backends import Backends
+from serve_app.errors import add_error_handlers
+from serve_app.routes import chat, config, model, system, tools
+
+logger = logging.getLogger("ray.serve")
+
+
+def create_api(backends: Backends) -> FastAPI:
+    api = FastAPI(
+        title="mcp-tune",
+        description="Tool-calling LLM served on Ray Serve, with its tools and LoRA training.",
+        version="0.1.0",
+    )
+    api.state.backends = backends
+    for module in (system, model, chat, tools, config):
+        api.include_router(module.router)
+    add_error_handlers(api)
+    return api
+
+
+@serve.deployment
+@serve.ingress()
+class Ingress:
+    def __init__(
+        self,
+        model_server: DeploymentHandle,
+        tool_executor: DeploymentHandle,
+        config_file: str,
+        overrides_file: str,
+    ) -> None:
+        self._backends = Backends(
+            model=model_server,
+            tools=tool_executor,
+            config=ConfigStore(config_file, overrides_file),
+        )
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        """Serve builds the FastAPI app in the replica, after __init__ has the handles."""
+        return create_api(self._backends)

@@ -1,0 +1,144 @@
+"""Load a full model folder or a LoRA adapter folder (base + peft) for serving."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from peft import PeftModel
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+
+from configs.settings import resolve_path
+
+logger = logging.getLogger(__name__)
+
+
+class ModelLoadError(ValueError):
+    """The requested model cannot be loaded; the message says which file or setting is wrong."""
+
+
+class ModelPathNotFoundError(ModelLoadError):
+    """model_path names no folder."""
+
+
+@dataclass
+class LoadedModel:
+    model: PreTrainedModel
+    tokenizer: Any
+    model_path: str
+    base_model_name: str | None
+    model_type: Literal["full", "LoRA"]
+    device: str
+    dtype: str
+    loaded_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    load_seconds: float = 0.0
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "model_path": self.model_path,
+            "base_model_name": self.base_model_name,
+            "model_type": self.model_type,
+            "loaded_at": self.loaded_at,
+            "device": self.device,
+            "dtype": self.dtype,
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "load_seconds": round(self.load_seconds, 3),
+        }
+
+
+def pick_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError("model.device is 'cuda' but no GPU is visible to this replica")
+    return device
+
+
+def _resolve_model_source(name: str) -> str:
+    """A local folder (absolute or relative to the project) when it exists, else the name as given."""
+    local = resolve_path(name)
+    return str(local) if local.exists() else name
+
+
+def _from_pretrained_full(source: str, dtype: torch.dtype, device: str) -> PreTrainedModel:
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            source, dtype=dtype, use_safetensors=True, trust_remote_code=False
+        )
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(
+            f"cannot load model weights from {source!r}: {error}. It must be a local folder "
+            "with config.json and *.safetensors (the hub is not reachable from this cluster)."
+        ) from error
+    return model.to(device).eval()
+
+
+def load_model(
+    model_path: str, base_model_name: str | None = None, device: str = "auto"
+) -> LoadedModel:
+    """Load ``model_path``: a full model (config.json) or a LoRA adapter (adapter_config.json).
+
+    A lone adapter is merged into its base: an unmerged LoRA makes decoding ~1.8× slower.
+    """
+    started = time.perf_counter()
+    folder = resolve_path(model_path)
+    if not folder.is_dir():
+        raise ModelPathNotFoundError(f"model_path {model_path} is not a folder (looked at {folder})")
+    device = pick_device(device)
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    adapter_config_file = folder / "adapter_config.json"
+
+    if adapter_config_file.exists():
+        adapter_config = json.loads(adapter_config_file.read_text(encoding="utf-8"))
+        base = base_model_name or adapter_config.get("base_model_name_or_path")
+        if not base:
+            raise ModelLoadError(
+                f"{adapter_config_file} names no base model: pass base_model_name in the request"
+            )
+        base_source = _resolve_model_source(base)
+        base_model = _from_pretrained_full(base_source, dtype, device)
+        try:
+            model = PeftModel.from_pretrained(base_model, str(folder)).merge_and_unload()
+        except (OSError, ValueError, RuntimeError) as error:
+            raise ModelLoadError(f"cannot apply LoRA adapter {folder} to {base}: {error}") from error
+        tokenizer_source = folder if (folder / "tokenizer_config.json").exists() else base_source
+        model_type: Literal["full", "LoRA"] = "LoRA"
+    elif (folder / "config.json").exists():
+        base = base_model_name
+        model = _from_pretrained_full(str(folder), dtype, device)
+        tokenizer_source = folder
+        model_type = "full"
+    else:
+        raise ModelLoadError(f"model_path {model_path} has no config.json or adapter_config.json")
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_source), trust_remote_code=False)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"cannot load tokenizer from {tokenizer_source}: {error}") from error
+    if tokenizer.chat_template is None:
+        raise ModelLoadError(f"tokenizer at {tokenizer_source} has no chat template")
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+    loaded = LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        model_path=str(model_path),
+        base_model_name=base,
+        model_type=model_type,
+        device=device,
+        dtype=str(dtype).removeprefix("torch."),
+        load_seconds=time.perf_counter() - started,
+    )
+    logger.info(
+        "model loaded: %s (%s, base=%s) on %s/%s in %.1fs",
+        model_path, model_type, base, device, loaded.dtype, loaded.load_seconds,
+    )
+    return loaded

@@ -1,0 +1,129 @@
+"""POST /chat and POST /chat/simple."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException
+
+from configs.settings import AppConfig
+from serve_app.backends import Backends, get_backends
+from serve_app.generation import GenerationRequest
+from serve_app.schemas import (
+    ChatRequest,
+    ChatResponse,
+    GenerationOptions,
+    SimpleChatRequest,
+    SimpleChatResponse,
+    Usage,
+    now_iso,
+)
+from serve_app.tool_loop import ToolLoopResult, run_tool_loop
+
+router = APIRouter(tags=["chat"])
+
+
+def check_limits(messages: list[dict[str, Any]], options: GenerationOptions, config: AppConfig):
+    if len(messages) > config.server.max_messages:
+        raise HTTPException(
+            400, f"messages: {len(messages)} messages, at most {config.server.max_messages} allowed"
+        )
+    for index, message in enumerate(messages):
+        if len(message["content"]) > config.server.max_message_chars:
+            raise HTTPException(
+                400,
+                f"messages.{index}.content: longer than {config.server.max_message_chars} chars",
+            )
+    if options.max_length is not None and options.max_length > config.model.max_length:
+        raise HTTPException(
+            400, f"max_length: {options.max_length} exceeds model.max_length "
+            f"{config.model.max_length}"
+        )
+
+
+def with_system_prompt(
+    messages: list[dict[str, Any]], options: GenerationOptions, config: AppConfig
+) -> list[dict[str, Any]]:
+    if any(m["role"] == "system" for m in messages):
+        return messages
+    prompt = options.system_prompt or config.generation.system_prompt
+    return [{"role": "system", "content": prompt}, *messages]
+
+
+async def chat_turn(
+    messages: list[dict[str, Any]],
+    options: GenerationOptions,
+    use_tools: bool,
+    backends: Backends,
+) -> ToolLoopResult:
+    """Validate limits, then run one chat turn, with the tool loop when tools are offered."""
+    config = backends.config.get()
+    check_limits(messages, options, config)
+    messages = with_system_prompt(messages, options, config)
+    tools = (
+        [{"type": "function", "function": spec} for spec in await backends.tool_specs()]
+        if use_tools
+        else None
+    )
+
+    async def generate(transcript: list[dict[str, Any]]):
+        return await backends.generate(
+            GenerationRequest(
+                messages=transcript,
+                tools=tools,
+                max_new_tokens=options.max_new_tokens or config.generation.max_new_tokens,
+                max_length=options.max_length or config.model.max_length,
+                temperature=(
+                    config.generation.temperature
+                    if options.temperature is None
+                    else options.temperature
+                ),
+                top_p=options.top_p or config.generation.top_p,
+            )
+        )
+
+    if not use_tools:
+        result = await generate(messages)
+        return ToolLoopResult(
+            first=result, last=result, tool_call_errors=list(result.tool_call_errors)
+        )
+    return await run_tool_loop(
+        messages, generate, backends.execute_tools, config.generation.max_tool_rounds
+    )
+
+
+@router.post("/chat", response_model=ChatResponse)
+async def chat(body: ChatRequest, backends: Backends = Depends(get_backends)) -> ChatResponse:
+    """Answer a conversation; with ``use_tools`` the model's tool calls are executed first."""
+    messages = [m.model_dump(exclude_none=True) for m in body.messages]
+    turn = await chat_turn(messages, body, body.use_tools, backends)
+    pending_calls = [] if body.use_tools else turn.last.tool_calls
+    return ChatResponse(
+        response=turn.last.content,
+        tool_calls=turn.tool_calls or pending_calls,
+        tool_results=turn.tool_results,
+        tool_call_errors=turn.tool_call_errors,
+        finish_reason=turn.last.finish_reason,
+        usage=Usage(
+            prompt_tokens=turn.last.prompt_tokens, completion_tokens=turn.last.completion_tokens
+        ),
+        timestamp=now_iso(),
+    )
+
+
+@router.post("/chat/simple", response_model=SimpleChatResponse)
+async def chat_simple(
+    body: SimpleChatRequest, backends: Backends = Depends(get_backends)
+) -> SimpleChatResponse:
+    """One user text → tool calls → tool results → final answer."""
+    turn = await chat_turn([{"role": "user", "content": body.text}], body, True, backends)
+    return SimpleChatResponse(
+        user_input=body.text,
+        assistant_response=turn.first.content,
+        tool_calls=turn.tool_calls,
+        tool_results=turn.tool_results,
+        final_response=turn.last.content,
+        tool_call_errors=turn.tool_call_errors,
+        rounds=turn.rounds,
+        timestamp=now_iso(),
+    )

@@ -1,0 +1,40 @@
+"""GET /, /health and /status: is the service up, and what does it hold."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from fastapi import APIRouter, Depends
+
+from serve_app.backends import Backends, get_backends
+from serve_app.schemas import HealthResponse, StatusResponse, TrainingStatusSummary, now_iso
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/")
+async def root() -> dict[str, str]:
+    return {"name": "mcp-tune", "docs": "/docs", "redoc": "/redoc", "health": "/health"}
+
+
+@router.get("/health", response_model=HealthResponse)
+async def health(backends: Backends = Depends(get_backends)) -> HealthResponse:
+    return HealthResponse(
+        status="healthy",
+        timestamp=now_iso(),
+        model_loaded=await backends.model_info() is not None,
+        training_status=False,
+    )
+
+
+@router.get("/status", response_model=StatusResponse)
+async def status(backends: Backends = Depends(get_backends)) -> StatusResponse:
+    info = await backends.model_info()
+    return StatusResponse(
+        model_loaded=info is not None,
+        model_path=info["model_path"] if info else None,
+        model_load_error=None if info else await backends.model_load_error(),
+        training_status=TrainingStatusSummary(is_training=False, progress=0, message=""),
+        available_tools=[spec["name"] for spec in await backends.tool_specs()],
+        hf_manager_available=importlib.util.find_spec("huggingface_hub") is not None,
+    )

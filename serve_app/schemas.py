@@ -1,0 +1,143 @@
+"""Request and response bodies of the REST API (field names follow the user's API guide)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChatMessage(Strict):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str = ""
+    tool_calls: list[dict[str, Any]] | None = None
+    name: str | None = None
+    tool_call_id: str | None = None
+
+
+class GenerationOptions(Strict):
+    max_length: int | None = Field(None, ge=1, description="Prompt + completion tokens.")
+    max_new_tokens: int | None = Field(None, ge=1, description="Completion tokens.")
+    temperature: float | None = Field(None, ge=0.0, le=2.0, description="0 decodes greedily.")
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    system_prompt: str | None = Field(None, description="Used when messages hold no system turn.")
+
+
+class ChatRequest(GenerationOptions):
+    messages: list[ChatMessage] = Field(min_length=1)
+    use_tools: bool = Field(False, description="Offer the registry's tools and run their calls.")
+
+
+class SimpleChatRequest(GenerationOptions):
+    text: str = Field(min_length=1)
+
+
+class ToolCallOut(BaseModel):
+    name: str
+    arguments: dict[str, Any]
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class ChatResponse(BaseModel):
+    response: str
+    tool_calls: list[ToolCallOut] = []
+    tool_results: list[Any] = []
+    tool_call_errors: list[str] = []
+    finish_reason: str
+    usage: Usage
+    timestamp: str
+
+
+class SimpleChatResponse(BaseModel):
+    user_input: str
+    assistant_response: str
+    tool_calls: list[ToolCallOut]
+    tool_results: list[Any]
+    final_response: str
+    tool_call_errors: list[str]
+    rounds: int
+    timestamp: str
+
+
+class HealthResponse(BaseModel):
+    status: Literal["healthy"]
+    timestamp: str
+    model_loaded: bool
+    training_status: bool
+
+
+class TrainingStatusSummary(BaseModel):
+    is_training: bool
+    progress: float
+    message: str
+
+
+class StatusResponse(BaseModel):
+    model_loaded: bool
+    model_path: str | None
+    model_load_error: str | None
+    training_status: TrainingStatusSummary
+    available_tools: list[str]
+    hf_manager_available: bool
+
+
+class ModelLoadRequest(Strict):
+    model_path: str = Field(min_length=1)
+    base_model_name: str | None = None
+
+
+class ModelInfo(BaseModel):
+    model_path: str
+    base_model_name: str | None
+    model_type: Literal["full", "LoRA"]
+    loaded_at: str
+    device: str
+    dtype: str
+    parameters: int
+    load_seconds: float
+
+
+class ModelLoadResponse(BaseModel):
+    status: Literal["loaded"]
+    model: ModelInfo
+
+
+class ToolSchema(BaseModel):
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+class ToolsResponse(BaseModel):
+    tools: list[str]
+    tool_schemas: dict[str, ToolSchema]
+
+
+class ToolExecuteRequest(Strict):
+    tool_name: str = Field(min_length=1)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolExecuteResponse(BaseModel):
+    tool_name: str
+    arguments: dict[str, Any]
+    result: Any
+    timestamp: str
+
+
+class ConfigUpdateResponse(BaseModel):
+    status: Literal["updated"]
+    config: dict[str, Any]
