@@ -44,9 +44,10 @@ class GenerationConfig(Section):
     max_new_tokens: int = Field(256, ge=1, description="Default cap on generated tokens per turn.")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 decodes greedily.")
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass when sampling.")
-    system_prompt: str = Field(
-        "You are a helpful assistant that calls tools when they help.",
-        description="System prompt used when a request brings none.",
+    system_prompt: str | None = Field(
+        None,
+        description="System prompt used when a request brings none; None keeps the chat "
+        "template's own, which is what the shipped model was trained with.",
     )
     max_tool_rounds: int = Field(
         3, ge=1, le=10, description="Model → tools → model rounds allowed in one chat turn."
@@ -54,6 +55,12 @@ class GenerationConfig(Section):
 
 
 class TrainingConfig(Section):
+    method: Literal["lora", "full"] = Field(
+        "lora", description="lora trains an adapter; full trains every weight (tiny models)."
+    )
+    base_model_path: str | None = Field(
+        None, description="Full model folder to fine-tune; None uses model.model_path."
+    )
     num_epochs: int = Field(3, ge=1, description="Passes over the training split.")
     learning_rate: float = Field(2e-4, gt=0.0, le=1.0, description="Peak AdamW learning rate.")
     batch_size: int = Field(8, ge=1, description="Sequences per worker per optimizer micro-step.")
@@ -68,8 +75,18 @@ class TrainingConfig(Section):
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
         description="Module names that receive LoRA adapters.",
     )
-    num_workers: int = Field(1, ge=1, description="Ray Train workers (DDP).")
+    num_workers: int = Field(1, ge=1, description="Ray Train workers (DDP over gloo or nccl).")
     use_gpu: bool = Field(False, description="One GPU per worker; bf16 when set.")
+    cpus_per_worker: float = Field(1.0, gt=0.0, description="CPUs Ray reserves per worker.")
+    checkpoint_every_steps: int = Field(
+        50, ge=1, description="Optimizer steps between checkpoints (each is a ray.train.report)."
+    )
+    eval_max_examples: int = Field(
+        64, ge=0, description="Validation rows scored for tool-call accuracy; 0 skips evaluation."
+    )
+    auto_load_adapter: bool = Field(
+        False, description="Serve the trained adapter as soon as a job succeeds."
+    )
     gradient_checkpointing: bool = Field(False, description="Trade compute for activation memory.")
     seed: int = Field(0, description="Seed for data order and LoRA initialisation.")
     max_failures: int = Field(1, ge=0, description="Worker-group restarts before the job fails.")

@@ -11,6 +11,7 @@ from configs.store import DEFAULT_CONFIG_FILE, DEFAULT_OVERRIDES_FILE, ConfigSto
 from serve_app.ingress import Ingress
 from serve_app.model_server import ModelServer
 from serve_app.tool_executor import ToolExecutor
+from serve_app.training_manager import TrainingManager
 
 logger = logging.getLogger("ray.serve")
 
@@ -30,9 +31,11 @@ def build_app(args: dict) -> Application:
     app_args = AppArgs.model_validate(args)
     config = ConfigStore(app_args.config_file, app_args.overrides_file).get()
     logger.info("building mcp-tune with model %s", config.model.model_path)
+    model_server = ModelServer.bind(config.model.model_dump())
     return Ingress.bind(
-        ModelServer.bind(config.model.model_dump()),
+        model_server,
         ToolExecutor.bind(app_args.config_file, app_args.overrides_file),
+        TrainingManager.bind(model_server, app_args.config_file, app_args.overrides_file),
         app_args.config_file,
         app_args.overrides_file,
     )

@@ -24,6 +24,7 @@ def _original(error: Exception) -> Exception:
 class Backends:
     model: DeploymentHandle
     tools: DeploymentHandle
+    training: DeploymentHandle
     config: ConfigStore
 
     async def _call(self, handle: DeploymentHandle, method: str, *args: Any) -> Any:
@@ -52,6 +53,13 @@ class Backends:
 
     async def execute_tools(self, calls: list[tuple[str, Any]]) -> list[dict[str, Any]]:
         return await self._call(self.tools, "execute_many", calls)
+
+    async def call_training(self, method: str, *args: Any) -> Any:
+        return await self._call(self.training, method, *args)
+
+    async def is_training(self) -> bool:
+        record = await self.call_training("status")
+        return bool(record and record["progress"]["is_training"])
 
 
 def get_backends(request: Request) -> Backends:

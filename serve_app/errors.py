@@ -9,6 +9,9 @@ from configs.store import ConfigError
 from serve_app.generation import PromptTooLongError
 from serve_app.model_loading import ModelLoadError, ModelPathNotFoundError
 from serve_app.model_server import NoModelLoadedError
+from serve_app.training_manager import JobNotFoundError, TrainingConflictError
+from train_app.dataset_validation import DatasetError
+from train_app.job_runner import TrainingSetupError
 
 # Most specific first: a subclass must map before its base.
 STATUS_BY_EXCEPTION: list[tuple[type[Exception], int]] = [
@@ -17,6 +20,10 @@ STATUS_BY_EXCEPTION: list[tuple[type[Exception], int]] = [
     (ModelLoadError, 400),
     (PromptTooLongError, 400),
     (ConfigError, 400),
+    (DatasetError, 400),
+    (TrainingSetupError, 400),
+    (TrainingConflictError, 409),
+    (JobNotFoundError, 404),
 ]
 
 # ToolOutcome.error_kind → status of POST /tools/execute.

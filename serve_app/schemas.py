@@ -141,3 +141,46 @@ class ToolExecuteResponse(BaseModel):
 class ConfigUpdateResponse(BaseModel):
     status: Literal["updated"]
     config: dict[str, Any]
+
+
+class TrainingStartRequest(Strict):
+    config_updates: dict[str, Any] = Field(
+        default_factory=dict, description="Fields of the training section to change for this job."
+    )
+    dataset_path: str | None = Field(
+        None, description="JSONL/JSON/Parquet dataset; None uses data.dataset_path or generates."
+    )
+
+
+class TrainingStatusResponse(BaseModel):
+    """The guide's is_training / progress / message, plus the job's live details."""
+
+    is_training: bool
+    progress: float
+    message: str
+    job_id: str | None = None
+    state: str | None = None
+    step: int = 0
+    total_steps: int = 0
+    epoch: int = 0
+    loss: float | None = None
+    learning_rate: float | None = None
+    tokens_per_second: float | None = None
+    eta_seconds: float | None = None
+    evaluation: dict[str, Any] = {}
+    error: str | None = None
+    loss_history: list[dict[str, float]] = []
+    adapter_path: str | None = None
+    checkpoint_path: str | None = None
+
+
+class TrainingJob(BaseModel):
+    job_id: str
+    created_at: str
+    dataset: dict[str, Any]
+    training_config: dict[str, Any]
+    base_model_path: str
+    progress: dict[str, Any]
+    adapter_path: str | None = None
+    checkpoint_path: str | None = None
+    evaluation: dict[str, Any] = {}

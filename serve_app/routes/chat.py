@@ -44,9 +44,9 @@ def check_limits(messages: list[dict[str, Any]], options: GenerationOptions, con
 def with_system_prompt(
     messages: list[dict[str, Any]], options: GenerationOptions, config: AppConfig
 ) -> list[dict[str, Any]]:
-    if any(m["role"] == "system" for m in messages):
-        return messages
     prompt = options.system_prompt or config.generation.system_prompt
+    if prompt is None or any(m["role"] == "system" for m in messages):
+        return messages
     return [{"role": "system", "content": prompt}, *messages]
 
 

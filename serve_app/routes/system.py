@@ -7,6 +7,7 @@ import importlib.util
 from fastapi import APIRouter, Depends
 
 from serve_app.backends import Backends, get_backends
+from serve_app.routes.training import status_from_record
 from serve_app.schemas import HealthResponse, StatusResponse, TrainingStatusSummary, now_iso
 
 router = APIRouter(tags=["system"])
@@ -23,18 +24,21 @@ async def health(backends: Backends = Depends(get_backends)) -> HealthResponse:
         status="healthy",
         timestamp=now_iso(),
         model_loaded=await backends.model_info() is not None,
-        training_status=False,
+        training_status=await backends.is_training(),
     )
 
 
 @router.get("/status", response_model=StatusResponse)
 async def status(backends: Backends = Depends(get_backends)) -> StatusResponse:
     info = await backends.model_info()
+    training = status_from_record(await backends.call_training("status"))
     return StatusResponse(
         model_loaded=info is not None,
         model_path=info["model_path"] if info else None,
         model_load_error=None if info else await backends.model_load_error(),
-        training_status=TrainingStatusSummary(is_training=False, progress=0, message=""),
+        training_status=TrainingStatusSummary(
+            is_training=training.is_training, progress=training.progress, message=training.message
+        ),
         available_tools=[spec["name"] for spec in await backends.tool_specs()],
         hf_manager_available=importlib.util.find_spec("huggingface_hub") is not None,
     )

@@ -1,0 +1,12 @@
+"""Shared test fixtures: a tiny model built once per session."""
+
+from __future__ import annotations
+
+import pytest
+
+from train_app.tiny_model import build_tiny_model
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-qwen2")

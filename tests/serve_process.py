@@ -1,0 +1,79 @@
+"""Runs the real app with `serve run` on loopback, the way users start it, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from configs.settings import PROJECT_ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServeApp:
+    """`serve run` of serve_config.yaml with the app's config files and port swapped for the test's."""
+
+    def __init__(self, workdir: Path, app_config: dict[str, Any]) -> None:
+        self.workdir = workdir
+        self.config_file = workdir / "config.yaml"
+        self.overrides_file = workdir / "overrides.yaml"
+        self.config_file.write_text(yaml.safe_dump(app_config, allow_unicode=True))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        serve_config = yaml.safe_load((PROJECT_ROOT / "serve_config.yaml").read_text())
+        serve_config["http_options"]["port"] = self.port
+        serve_config["applications"][0]["args"] = {
+            "config_file": str(self.config_file),
+            "overrides_file": str(self.overrides_file),
+        }
+        self.serve_config_file = workdir / "serve_config.yaml"
+        self.serve_config_file.write_text(yaml.safe_dump(serve_config))
+        self.log_file = workdir / "serve.log"
+
+    def start(self, timeout_s: float = 180.0) -> ServeApp:
+        env = {**os.environ, "RAY_DEDUP_LOGS": "0"}
+        env.pop("RAY_ADDRESS", None)
+        self._log = open(self.log_file, "w")
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("serve")), "run", str(self.serve_config_file)],
+            cwd=PROJECT_ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"serve run exited early:\n{self.log_file.read_text()[-4000:]}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise TimeoutError(f"app not healthy in {timeout_s}s:\n{self.log_file.read_text()[-4000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)  # serve run shuts Serve and Ray down on ^C
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()

@@ -1,0 +1,66 @@
+"""The model → tools → model loop, with scripted model replies (no Ray, no model)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from serve_app.generation import GenerationResult
+from serve_app.tool_loop import run_tool_loop
+
+
+def reply(content: str = "", calls: list[dict] | None = None) -> GenerationResult:
+    return GenerationResult(text=content, content=content, tool_calls=calls or [])
+
+
+def scripted(*replies: GenerationResult):
+    seen: list[list[dict]] = []
+    queue = list(replies)
+
+    async def generate(transcript):
+        seen.append(list(transcript))
+        return queue.pop(0)
+
+    return generate, seen
+
+
+async def execute(calls):
+    return [
+        {"name": n, "arguments": a, "ok": n == "calculate", "result": 345 if n == "calculate" else None,
+         "error": None if n == "calculate" else "boom", "error_kind": None if n == "calculate" else "tool_error"}
+        for n, a in calls
+    ]
+
+
+def test_tool_results_go_back_to_the_model_as_tool_messages():
+    generate, seen = scripted(
+        reply(calls=[{"name": "calculate", "arguments": {"expression": "15*23"}}]),
+        reply("15 * 23 = 345"),
+    )
+    result = asyncio.run(run_tool_loop([{"role": "user", "content": "15*23?"}], generate, execute, 3))
+    assert result.rounds == 1
+    assert result.tool_results == [345]
+    assert result.last.content == "15 * 23 = 345"
+    second_prompt = seen[1]
+    assert second_prompt[1]["role"] == "assistant" and second_prompt[1]["tool_calls"]
+    assert second_prompt[2] == {"role": "tool", "name": "calculate", "content": "345"}
+
+
+def test_tool_errors_are_shown_to_the_model_not_raised():
+    generate, seen = scripted(reply(calls=[{"name": "broken", "arguments": {}}]), reply("sorry"))
+    result = asyncio.run(run_tool_loop([{"role": "user", "content": "x"}], generate, execute, 3))
+    assert result.tool_results == [{"error": "boom", "error_kind": "tool_error"}]
+    assert '"error": "boom"' in seen[1][-1]["content"]
+
+
+def test_rounds_are_capped():
+    call = reply(calls=[{"name": "calculate", "arguments": {"expression": "1"}}])
+    generate, _ = scripted(call, call, call)
+    result = asyncio.run(run_tool_loop([{"role": "user", "content": "x"}], generate, execute, 2))
+    assert result.rounds == 2
+    assert "stopped after 2 tool rounds" in result.tool_call_errors[-1]
+
+
+def test_direct_answer_runs_no_tools():
+    generate, seen = scripted(reply("你好"))
+    result = asyncio.run(run_tool_loop([{"role": "user", "content": "hi"}], generate, execute, 3))
+    assert result.rounds == 0 and result.tool_calls == [] and len(seen) == 1

@@ -1,0 +1,66 @@
+"""Turn chat rows into loss-masked token sequences and batches with little padding."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import torch
+
+IGNORE_INDEX = -100
+
+
+def tokenize_row(tokenizer: Any, row: dict[str, Any], max_length: int) -> dict[str, list[int]]:
+    """Render with the model's chat template; only assistant tokens carry loss."""
+    rendered = tokenizer.apply_chat_template(
+        row["messages"],
+        tools=row.get("tools") or None,
+        tokenize=True,
+        return_dict=True,
+        return_assistant_tokens_mask=True,
+    )
+    input_ids = list(rendered["input_ids"])[:max_length]
+    mask = list(rendered["assistant_masks"])[:max_length]
+    labels = [tok if keep else IGNORE_INDEX for tok, keep in zip(input_ids, mask, strict=True)]
+    return {"input_ids": input_ids, "labels": labels}
+
+
+def length_grouped_batches(
+    lengths: list[int], batch_size: int, seed: int, group_factor: int = 16
+) -> list[list[int]]:
+    """Batches of similar-length examples in a seeded random order.
+
+    Shuffle, sort within windows of ``group_factor`` batches, cut into batches, shuffle the batches:
+    padding shrinks to the spread inside a window while the order stays random.
+    """
+    rng = random.Random(seed)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    window = batch_size * group_factor
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start : start + window], key=lambda i: lengths[i])
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def random_batches(count: int, batch_size: int, seed: int) -> list[list[int]]:
+    """Plain shuffled batches (the naive baseline the benchmark compares against)."""
+    order = list(range(count))
+    random.Random(seed).shuffle(order)
+    return [order[i : i + batch_size] for i in range(0, count, batch_size)]
+
+
+def collate(examples: list[dict[str, list[int]]], pad_token_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad to the longest example of the batch."""
+    width = max(len(e["input_ids"]) for e in examples)
+    input_ids = torch.full((len(examples), width), pad_token_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
+    attention_mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, example in enumerate(examples):
+        n = len(example["input_ids"])
+        input_ids[row, :n] = torch.tensor(example["input_ids"])
+        labels[row, :n] = torch.tensor(example["labels"])
+        attention_mask[row, :n] = 1
+    return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}

@@ -1,0 +1,154 @@
+"""One training job from start to adapter: prepare data, run TorchTrainer, export the result.
+
+Shared by the Serve TrainingManager and the CLI, so both take the same code path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray.train import (
+    CheckpointConfig,
+    FailureConfig,
+    RunConfig,
+    ScalingConfig,
+    TrainingFailedError,
+)
+from ray.train.torch import TorchTrainer
+
+from configs.atomic_files import atomic_write_text
+from configs.settings import AppConfig, resolve_path
+from tools.registry import ToolRegistry
+from train_app.dataset_generation import generate_dataset, split_examples
+from train_app.dataset_validation import check_dataset
+from train_app.train_loop import TRACKER_NAMESPACE, WorkerSpec, train_loop_per_worker
+
+logger = logging.getLogger(__name__)
+
+# Checkpoint files that are training state, not part of the servable model.
+TRAINING_STATE_FILES = {"optimizer.pt", "trainer_state.json"}
+
+
+class TrainingSetupError(ValueError):
+    """The job cannot start as configured (e.g. the base model is not a full model folder)."""
+
+
+@dataclass
+class PreparedJob:
+    job_id: str
+    job_dir: Path
+    config: AppConfig
+    spec: WorkerSpec
+    dataset_summary: dict[str, Any]
+
+
+def _write_jsonl(rows: list[dict[str, Any]], path: Path) -> None:
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def prepare_job(
+    job_id: str, job_dir: Path, config: AppConfig, dataset_path: str | None
+) -> PreparedJob:
+    """Load and validate (or generate) the data and write the splits; raises before anything runs.
+
+    Raises DatasetError for an invalid dataset and TrainingSetupError for an unusable base model.
+    """
+    base = resolve_path(config.training.base_model_path or config.model.model_path)
+    if not (base / "config.json").is_file():
+        raise TrainingSetupError(
+            f"training base model {base} has no config.json: set training.base_model_path to a "
+            "full model folder"
+        )
+    registry = ToolRegistry.from_config(config.tools)
+    specs = registry.specs()
+    if dataset_path:
+        rows = check_dataset(resolve_path(dataset_path), specs)
+        train, validation = split_examples(rows, config.data.validation_split, config.data.seed)
+        source = str(dataset_path)
+    else:
+        train, validation = generate_dataset(
+            specs, registry, config.data.num_generated_examples, config.data.validation_split,
+            config.data.seed,
+        )
+        source = "generated from the tool registry"
+    data_dir = job_dir / "data"
+    _write_jsonl(train, data_dir / "train.jsonl")
+    _write_jsonl(validation, data_dir / "validation.jsonl")
+    spec = WorkerSpec(
+        job_id=job_id,
+        base_model_path=str(base),
+        train_file=str(data_dir / "train.jsonl"),
+        validation_file=str(data_dir / "validation.jsonl"),
+        training=config.training,
+        tracker_name=f"progress-{job_id}",
+    )
+    summary = {"source": source, "train_rows": len(train), "validation_rows": len(validation)}
+    return PreparedJob(job_id, job_dir, config, spec, summary)
+
+
+def build_trainer(prepared: PreparedJob) -> TorchTrainer:
+    training = prepared.config.training
+    storage = resolve_path(prepared.config.output.dir) / "ray_results"
+    return TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config=prepared.spec.model_dump(),
+        scaling_config=ScalingConfig(
+            num_workers=training.num_workers,
+            use_gpu=training.use_gpu,
+            resources_per_worker={"CPU": training.cpus_per_worker},
+        ),
+        run_config=RunConfig(
+            name=prepared.job_id,
+            storage_path=str(storage),
+            failure_config=FailureConfig(max_failures=training.max_failures),
+            checkpoint_config=CheckpointConfig(num_to_keep=2),
+        ),
+    )
+
+
+def export_model(checkpoint_dir: Path, prepared: PreparedJob, evaluation: dict) -> Path:
+    """Copy the servable files of a checkpoint to ``<job>/adapter`` with their provenance beside."""
+    target = prepared.job_dir / "adapter"
+    staging = prepared.job_dir / ".adapter.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(
+        checkpoint_dir, staging, ignore=lambda _, names: [n for n in names if n in TRAINING_STATE_FILES]
+    )
+    (staging / "training_config.json").write_text(
+        json.dumps(prepared.config.training.model_dump(), indent=2)
+    )
+    (staging / "dataset_summary.json").write_text(json.dumps(prepared.dataset_summary, indent=2))
+    (staging / "evaluation.json").write_text(json.dumps(evaluation, ensure_ascii=False, indent=2))
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return target
+
+
+def run_job(prepared: PreparedJob) -> dict[str, Any]:
+    """Fit, then export the last checkpoint; returns what the job record needs.
+
+    The job's ProgressTracker must exist (named ``spec.tracker_name``) before this runs.
+    """
+    tracker = ray.get_actor(prepared.spec.tracker_name, namespace=TRACKER_NAMESPACE)
+    outcome: dict[str, Any] = {"adapter_path": None, "checkpoint_path": None, "evaluation": {}}
+    try:
+        result = build_trainer(prepared).fit()
+    except TrainingFailedError as error:
+        # Retries from the last checkpoint (FailureConfig.max_failures) are used up.
+        outcome.update(state="failed", error=f"{type(error).__name__}: {error}")
+        return outcome
+    if result.checkpoint is not None:
+        with result.checkpoint.as_directory() as folder:
+            state = json.loads((Path(folder) / "trainer_state.json").read_text())
+            outcome["evaluation"] = state.get("evaluation", {})
+            outcome["adapter_path"] = str(export_model(Path(folder), prepared, outcome["evaluation"]))
+        outcome["checkpoint_path"] = result.checkpoint.path
+    stopped = ray.get(tracker.should_stop.remote())
+    outcome.update(state="stopped" if stopped else "succeeded", error=None)
+    return outcome

@@ -1,0 +1,241 @@
+"""The recipe every Ray Train worker runs: data → model → step → progress → checkpoint.
+
+Rank 0 pushes progress to the job's ProgressTracker actor every step without waiting, and calls
+``ray.train.report`` (synchronous, about a second each) only at checkpoints. A stop request is
+seen within one step: the loop saves a checkpoint and returns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import ray
+import ray.train
+import ray.train.torch
+import torch
+import torch.distributed as dist
+from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
+from pydantic import BaseModel
+from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM, AutoTokenizer, get_cosine_schedule_with_warmup
+
+from configs.settings import TrainingConfig
+from serve_app.model_loading import LoadedModel
+from train_app.batching import collate, length_grouped_batches, tokenize_row
+from train_app.evaluation import evaluate_tool_calls
+
+logger = logging.getLogger(__name__)
+
+TRACKER_NAMESPACE = "mcp_tune"
+STATE_FILE = "trainer_state.json"
+
+
+class WorkerSpec(BaseModel):
+    """Everything a worker needs, passed as ``train_loop_config``."""
+
+    job_id: str
+    base_model_path: str
+    train_file: str
+    validation_file: str
+    training: TrainingConfig
+    tracker_name: str | None = None
+
+
+def read_jsonl(path: str) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as file:
+        return [json.loads(line) for line in file if line.strip()]
+
+
+def build_model(spec: WorkerSpec, device: torch.device) -> tuple[torch.nn.Module, Any]:
+    """The base model, with LoRA adapters when method is lora; fp32 on CPU, bf16 on GPU."""
+    training = spec.training
+    dtype = torch.bfloat16 if training.use_gpu else torch.float32
+    tokenizer = AutoTokenizer.from_pretrained(spec.base_model_path)
+    model = AutoModelForCausalLM.from_pretrained(
+        spec.base_model_path, dtype=dtype, use_safetensors=True, trust_remote_code=False
+    )
+    model.config.use_cache = False
+    if training.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    if training.method == "lora":
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=training.lora_r,
+                lora_alpha=training.lora_alpha,
+                lora_dropout=training.lora_dropout,
+                target_modules=training.target_modules,
+                task_type="CAUSAL_LM",
+            ),
+        )
+    return model.to(device), tokenizer
+
+
+def plan_batches(
+    lengths: list[int], training: TrainingConfig, epoch: int, rank: int, world: int
+) -> list[list[int]]:
+    """This rank's micro-batches for one epoch; every rank gets the same count so DDP stays in step."""
+    batches = length_grouped_batches(lengths, training.batch_size, training.seed + epoch)
+    per_rank = len(batches) // world
+    usable = per_rank - per_rank % training.gradient_accumulation_steps
+    return batches[rank::world][:usable]
+
+
+def save_checkpoint(
+    folder: Path, model: torch.nn.Module, tokenizer: Any, optimizer, scheduler, state: dict
+) -> None:
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+               folder / "optimizer.pt")
+    (folder / STATE_FILE).write_text(json.dumps(state, ensure_ascii=False, indent=2))
+
+
+def restore_checkpoint(folder: Path, model: torch.nn.Module, optimizer, scheduler) -> dict:
+    if isinstance(model, PeftModel):
+        set_peft_model_state_dict(model, load_file(folder / "adapter_model.safetensors"))
+    else:
+        model.load_state_dict(load_file(folder / "model.safetensors"), strict=False)
+    saved = torch.load(folder / "optimizer.pt", weights_only=True)
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    return json.loads((folder / STATE_FILE).read_text())
+
+
+def evaluate(model: torch.nn.Module, tokenizer: Any, rows: list[dict], device) -> dict[str, Any]:
+    tokenizer.padding_side = "left"
+    loaded = LoadedModel(
+        model=model, tokenizer=tokenizer, model_path="(training)", base_model_name=None,
+        model_type="LoRA" if isinstance(model, PeftModel) else "full",
+        device=str(device), dtype=str(next(model.parameters()).dtype),
+    )
+    model.eval()
+    try:
+        return evaluate_tool_calls(loaded, rows)
+    finally:
+        model.train()
+        tokenizer.padding_side = "right"
+
+
+def _any_rank(flag: bool, world: int) -> bool:
+    """True on every rank when any rank saw the flag, so all ranks stop at the same step."""
+    if world == 1:
+        return flag
+    tensor = torch.tensor([int(flag)])
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return bool(tensor.item())
+
+
+def train_loop_per_worker(config: dict[str, Any]) -> None:
+    spec = WorkerSpec.model_validate(config)
+    training = spec.training
+    context = ray.train.get_context()
+    rank, world = context.get_world_rank(), context.get_world_size()
+    tracker = (
+        ray.get_actor(spec.tracker_name, namespace=TRACKER_NAMESPACE) if spec.tracker_name else None
+    )
+    if not training.use_gpu:
+        torch.set_num_threads(max(1, math.ceil(training.cpus_per_worker)))
+    device = ray.train.torch.get_device()
+    torch.manual_seed(training.seed)
+
+    model, tokenizer = build_model(spec, device)
+    examples = [tokenize_row(tokenizer, row, training.max_length) for row in read_jsonl(spec.train_file)]
+    lengths = [len(e["input_ids"]) for e in examples]
+    micro_per_epoch = len(plan_batches(lengths, training, 0, rank, world))
+    steps_per_epoch = micro_per_epoch // training.gradient_accumulation_steps
+    if steps_per_epoch == 0:
+        raise ValueError(
+            f"{len(examples)} training rows make no full optimizer step with batch_size "
+            f"{training.batch_size} × accumulation {training.gradient_accumulation_steps} × "
+            f"{world} workers: add data or lower them"
+        )
+    total_steps = steps_per_epoch * training.num_epochs
+
+    model = ray.train.torch.prepare_model(model)
+    core = model.module if hasattr(model, "module") else model
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad],
+        lr=training.learning_rate, weight_decay=training.weight_decay,
+    )
+    scheduler = get_cosine_schedule_with_warmup(
+        optimizer, int(training.warmup_ratio * total_steps), total_steps
+    )
+    state: dict[str, Any] = {"step": 0, "evaluation": {}}
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint:
+        with checkpoint.as_directory() as folder:
+            state = restore_checkpoint(Path(folder), core, optimizer, scheduler)
+        logger.info("job %s resumed at step %d", spec.job_id, state["step"])
+
+    validation = read_jsonl(spec.validation_file)[: training.eval_max_examples]
+    if rank == 0 and validation and "before" not in state["evaluation"]:
+        if tracker:
+            tracker.set_state.remote("running", "evaluating the base model")
+        state["evaluation"]["before"] = evaluate(core, tokenizer, validation, device)
+        if tracker:
+            tracker.set_evaluation.remote("before", state["evaluation"]["before"])
+    if tracker and rank == 0:
+        tracker.set_state.remote("running", "training")
+
+    def checkpoint_and_report(final: bool) -> None:
+        metrics = {"step": state["step"], "loss": state.get("loss"), "final": final}
+        if rank != 0:
+            ray.train.report(metrics)
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            save_checkpoint(Path(folder), core, tokenizer, optimizer, scheduler, state)
+            ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
+
+    model.train()
+    tokenizer.padding_side = "right"
+    step = state["step"]
+    start_epoch, done_in_epoch = divmod(step, steps_per_epoch)
+    for epoch in range(start_epoch, training.num_epochs):
+        micro_batches = plan_batches(lengths, training, epoch, rank, world)
+        skip = done_in_epoch * training.gradient_accumulation_steps if epoch == start_epoch else 0
+        accumulated_loss, tokens, step_started = 0.0, 0, time.perf_counter()
+        for index in range(skip, len(micro_batches)):
+            batch = collate([examples[i] for i in micro_batches[index]], tokenizer.pad_token_id)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            loss = model(**batch).loss / training.gradient_accumulation_steps
+            loss.backward()
+            accumulated_loss += loss.item()
+            tokens += int(batch["attention_mask"].sum())
+            if (index + 1) % training.gradient_accumulation_steps:
+                continue
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            elapsed = time.perf_counter() - step_started
+            state.update(step=step, epoch=epoch, loss=accumulated_loss)
+            if tracker and rank == 0:
+                tracker.record_step.remote(
+                    step=step, total_steps=total_steps, epoch=epoch, loss=accumulated_loss,
+                    learning_rate=scheduler.get_last_lr()[0],
+                    tokens_per_second=tokens * world / elapsed, seconds_per_step=elapsed,
+                )
+            stop = _any_rank(bool(tracker and ray.get(tracker.should_stop.remote())), world)
+            if stop:
+                checkpoint_and_report(final=False)
+                return
+            if step % training.checkpoint_every_steps == 0 and step < total_steps:
+                checkpoint_and_report(final=False)
+            accumulated_loss, tokens, step_started = 0.0, 0, time.perf_counter()
+
+    if rank == 0 and validation:
+        if tracker:
+            tracker.set_state.remote("running", "evaluating the trained model")
+        state["evaluation"]["after"] = evaluate(core, tokenizer, validation, device)
+        if tracker:
+            tracker.set_evaluation.remote("after", state["evaluation"]["after"])
+    checkpoint_and_report(final=True)
