@@ -1,0 +1,1 @@
+"""Built-in tools: plain typed functions whose signatures and docstrings become their schemas."""

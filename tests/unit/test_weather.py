@@ -1,0 +1,132 @@
+"""get_weather against a loopback server answering like Open-Meteo's geocoding and forecast APIs."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from configs.settings import ToolsConfig
+from tools.builtin.weather import get_weather
+from tools.errors import ToolInputError, ToolUnavailableError
+
+PLACES = {
+    "北京": {
+        "name": "北京",
+        "latitude": 39.9075,
+        "longitude": 116.39723,
+        "country": "中国",
+        "timezone": "Asia/Shanghai",
+    }
+}
+CURRENT = {
+    "time": "2024-01-20T10:30",
+    "temperature_2m": 20.1,
+    "relative_humidity_2m": 40,
+    "wind_speed_10m": 7.5,
+    "weather_code": 0,
+}
+UNITS = {"temperature_2m": "°C", "relative_humidity_2m": "%", "wind_speed_10m": "km/h"}
+
+
+class OpenMeteoHandler(BaseHTTPRequestHandler):
+    requests: list[tuple[str, dict[str, str]]] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        url = urlparse(self.path)
+        query = {key: values[0] for key, values in parse_qs(url.query).items()}
+        self.requests.append((url.path, query))
+        if url.path == "/geo":
+            place = PLACES.get(query.get("name", ""))
+            self._answer(200, {"results": [place]} if place else {"generationtime_ms": 0.1})
+        elif url.path == "/forecast":
+            self._answer(200, {"current_units": UNITS, "current": CURRENT})
+        elif url.path == "/broken":
+            self._answer(500, {"error": True})
+        elif url.path == "/html":
+            self._answer(200, "<html>not json</html>")
+        elif url.path == "/slow":
+            time.sleep(0.8)
+            self._answer(200, {})
+        else:
+            self._answer(404, {})
+
+    def _answer(self, status: int, body: object) -> None:
+        payload = (body if isinstance(body, str) else json.dumps(body)).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except ConnectionError:
+            pass  # the client timed out first, as /slow intends
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OpenMeteoHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def config_for(geocoding: str, forecast: str) -> ToolsConfig:
+    return ToolsConfig(
+        weather_geocoding_url=geocoding, weather_forecast_url=forecast, http_timeout_s=0.3
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_reports_current_weather_in_open_meteo_terms(base_url):
+    OpenMeteoHandler.requests.clear()
+    result = get_weather("北京", config=config_for(f"{base_url}/geo", f"{base_url}/forecast"))
+    assert result["location"] == "北京, 中国"
+    assert result["temperature"] == "20.1°C"
+    assert "晴" in result["condition"] and "clear sky" in result["condition"]
+    assert result["humidity"] == "40%"
+    assert result["wind_speed"] == "7.5 km/h"
+    assert result["time"] == "2024-01-20T10:30"
+    assert result["timezone"] == "Asia/Shanghai"
+    (geo_path, geo), (forecast_path, forecast) = OpenMeteoHandler.requests
+    assert geo_path == "/geo" and geo["name"] == "北京" and geo["count"] == "1"
+    assert geo["language"] == "zh"
+    assert forecast_path == "/forecast"
+    assert (forecast["latitude"], forecast["longitude"]) == ("39.9075", "116.39723")
+    assert forecast["timezone"] == "auto"
+    assert set(forecast["current"].split(",")) == set(CURRENT) - {"time"}
+
+
+def test_unknown_place_is_an_input_error(base_url):
+    config = config_for(f"{base_url}/geo", f"{base_url}/forecast")
+    with pytest.raises(ToolInputError, match="location not found"):
+        get_weather("Atlantis", config=config)
+
+
+@pytest.mark.parametrize("path", ["/broken", "/html", "/slow", "/missing"])
+def test_a_failing_service_is_unavailable_not_invented(base_url, path):
+    with pytest.raises(ToolUnavailableError, match="weather service"):
+        get_weather("北京", config=config_for(f"{base_url}{path}", f"{base_url}/forecast"))
+    with pytest.raises(ToolUnavailableError, match="weather service"):
+        get_weather("北京", config=config_for(f"{base_url}/geo", f"{base_url}{path}"))
+
+
+def test_unreachable_service_is_unavailable():
+    url = f"http://127.0.0.1:{free_port()}/v1/search"
+    with pytest.raises(ToolUnavailableError, match="weather service unreachable"):
+        get_weather("北京", config=config_for(url, url))

@@ -1,0 +1,199 @@
+"""The tools offered to the model: loaded from config, their arguments checked, run with a deadline.
+
+Adding a tool is writing a typed function with a docstring and listing its ``module:function``
+import path in ``tools.functions``; this module derives everything else and needs no edit.
+A call never raises: every failure comes back as a ToolOutcome whose ``error_kind`` says whose
+fault it was, so the serving code can show it to the model or map it to an HTTP status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from jsonschema.exceptions import best_match
+from pydantic_core import to_jsonable_python
+
+from configs.settings import ToolsConfig
+from tools.errors import ToolInputError, ToolLoadError, ToolUnavailableError
+from tools.tool_spec import Tool, ToolSpec, tool_from_function
+
+__all__ = ["ErrorKind", "Tool", "ToolOutcome", "ToolRegistry", "ToolSpec", "tool_from_function"]
+
+logger = logging.getLogger(__name__)
+
+ErrorKind = Literal["unknown_tool", "invalid_arguments", "tool_error", "unavailable", "timeout"]
+
+# Keeps an error naming a long argument value readable.
+_MAX_PROBLEM_CHARS = 200
+
+
+@dataclass
+class ToolOutcome:
+    """The result of one tool call, or why there is none."""
+
+    name: str
+    arguments: dict[str, Any]
+    ok: bool
+    result: Any = None
+    error: str | None = None
+    error_kind: ErrorKind | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ToolRegistry:
+    """Tools by name, with the tools settings injected into those that ask for ``config``."""
+
+    def __init__(self, tools: Iterable[Tool], config: ToolsConfig) -> None:
+        self._config = config
+        self._tools: dict[str, Tool] = {}
+        for tool in tools:
+            name = tool.spec.name
+            if name in self._tools:
+                raise ToolLoadError(
+                    f"tool name {name!r} is used by both {_origin(self._tools[name])} and "
+                    f"{_origin(tool)}; tool names must be unique"
+                )
+            self._tools[name] = tool
+
+    @classmethod
+    def from_config(cls, config: ToolsConfig) -> ToolRegistry:
+        """Import every ``tools.functions`` entry; raise ToolLoadError naming a bad entry."""
+        return cls([load_tool(entry) for entry in config.functions], config)
+
+    def specs(self) -> list[ToolSpec]:
+        return [tool.spec for tool in self._tools.values()]
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    async def execute(self, name: str, arguments: Any) -> ToolOutcome:
+        """Validate and run one call within ``timeout_s``; failures become outcomes, never raise."""
+        outcome = await self._execute(name, arguments)
+        if not outcome.ok:
+            logger.warning("tool call %s failed (%s): %s", name, outcome.error_kind, outcome.error)
+        return outcome
+
+    async def execute_many(self, calls: list[tuple[str, Any]]) -> list[ToolOutcome]:
+        """Run several calls concurrently; outcomes come back in the order of ``calls``."""
+        return list(await asyncio.gather(*(self.execute(name, args) for name, args in calls)))
+
+    async def _execute(self, name: str, arguments: Any) -> ToolOutcome:
+        shown = arguments if isinstance(arguments, dict) else {}
+        tool = self._tools.get(name)
+        if tool is None:
+            known = ", ".join(sorted(self._tools)) or "none"
+            return _failure(name, shown, "unknown_tool", f"unknown tool {name!r}; known: {known}")
+        if not isinstance(arguments, dict):
+            return _failure(
+                name,
+                shown,
+                "invalid_arguments",
+                f"arguments of {name} must be a JSON object, got {type(arguments).__name__}",
+            )
+        problems = _schema_problems(tool, arguments)
+        if problems:
+            return _failure(
+                name, arguments, "invalid_arguments", f"invalid arguments for {name}: {problems}"
+            )
+
+        injected = {"config": self._config} if tool.takes_config else {}
+        call = functools.partial(tool.function, **arguments, **injected)
+        # A thread cannot be killed: a tool past its deadline finishes unobserved.
+        try:
+            result, error = await asyncio.wait_for(
+                asyncio.to_thread(_capture, call), timeout=self._config.timeout_s
+            )
+        except TimeoutError:
+            return _failure(
+                name,
+                arguments,
+                "timeout",
+                f"{name} did not finish within {self._config.timeout_s:g} s",
+            )
+        if isinstance(error, ToolInputError):
+            return _failure(name, arguments, "tool_error", str(error))
+        if isinstance(error, ToolUnavailableError):
+            return _failure(name, arguments, "unavailable", str(error))
+        if error is not None:
+            logger.debug("tool %s raised", name, exc_info=error)
+            return _failure(
+                name, arguments, "tool_error", f"{name} failed: {type(error).__name__}: {error}"
+            )
+        try:
+            result = _jsonable(result)
+        except (TypeError, ValueError) as problem:
+            return _failure(
+                name, arguments, "tool_error", f"{name} returned a non-JSON result: {problem}"
+            )
+        return ToolOutcome(name=name, arguments=arguments, ok=True, result=result)
+
+
+def load_tool(entry: str) -> Tool:
+    """Import one ``module:function`` entry as a tool; the error names the entry."""
+    module_name, _, attribute = entry.partition(":")
+    if not module_name or not attribute:
+        raise ToolLoadError(f"tools.functions entry {entry!r} is not 'package.module:function'")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:
+        raise ToolLoadError(
+            f"tools.functions entry {entry!r}: cannot import {module_name!r}: {error}"
+        ) from error
+    function = getattr(module, attribute, None)
+    if function is None:
+        raise ToolLoadError(
+            f"tools.functions entry {entry!r}: module {module_name!r} has no {attribute!r}"
+        )
+    if not callable(function):
+        raise ToolLoadError(f"tools.functions entry {entry!r} is not callable")
+    try:
+        return tool_from_function(function)
+    except ToolLoadError as error:
+        raise ToolLoadError(f"tools.functions entry {entry!r}: {error}") from error
+
+
+def _capture(call: Callable[[], Any]) -> tuple[Any, BaseException | None]:
+    """Run ``call``, returning its exception instead of raising it: a TimeoutError the tool
+    raises must not read as the deadline, and not even SystemExit may leave a tool."""
+    try:
+        return call(), None
+    except BaseException as error:
+        return None, error
+
+
+def _origin(tool: Tool) -> str:
+    return f"{tool.function.__module__}:{tool.function.__qualname__}"
+
+
+def _failure(name: str, arguments: dict[str, Any], kind: ErrorKind, error: str) -> ToolOutcome:
+    return ToolOutcome(name=name, arguments=arguments, ok=False, error=error, error_kind=kind)
+
+
+def _schema_problems(tool: Tool, arguments: dict[str, Any]) -> str:
+    """Every schema violation, each prefixed by the field it concerns."""
+    problems = []
+    # best_match descends into anyOf branches to the error that explains the most.
+    errors = [best_match([error]) for error in tool.validator.iter_errors(arguments)]
+    for error in sorted(errors, key=lambda e: [str(part) for part in e.absolute_path]):
+        field = ".".join(str(part) for part in error.absolute_path)
+        message = error.message
+        if len(message) > _MAX_PROBLEM_CHARS:
+            message = message[: _MAX_PROBLEM_CHARS - 3] + "..."
+        problems.append(f"{field}: {message}" if field else message)
+    return "; ".join(problems)
+
+
+def _jsonable(value: Any) -> Any:
+    """The JSON form of a tool result; raises if it has none (objects, NaN, giant integers)."""
+    jsonable = to_jsonable_python(value)
+    json.dumps(jsonable, allow_nan=False)
+    return jsonable
