@@ -1,0 +1,339 @@
+"""Generated tool-calling rows: seeded, valid, bilingual, real tool results, held-out validation."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Literal
+
+import pytest
+import yaml
+
+from configs.settings import ToolsConfig
+from tests.open_meteo_stub import OpenMeteoStub
+from tools.builtin.calculator import calculate
+from tools.registry import ToolRegistry
+from tools.tool_spec import tool_from_function
+from train_app import dataset_generation
+from train_app.dataset_generation import (
+    CHITCHAT,
+    PHRASINGS,
+    TIMEZONES,
+    Holdout,
+    generate_dataset,
+    generate_examples,
+    split_examples,
+    write_jsonl,
+)
+from train_app.dataset_loading import load_rows
+from train_app.dataset_validation import validate_rows
+
+# Nothing listens on the discard port: the weather tool fails at once, as it does offline.
+CLOSED_PORT = "http://127.0.0.1:9"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def offline_tools(workspace: Path, **changes) -> ToolsConfig:
+    return ToolsConfig(
+        workspace_dir=str(workspace),
+        weather_geocoding_url=f"{CLOSED_PORT}/v1/search",
+        weather_forecast_url=f"{CLOSED_PORT}/v1/forecast",
+        http_timeout_s=1.0,
+        **changes,
+    )
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory) -> ToolRegistry:
+    return ToolRegistry.from_config(offline_tools(tmp_path_factory.mktemp("workspace")))
+
+
+@pytest.fixture(scope="module")
+def dataset(registry):
+    return generate_dataset(registry.specs(), registry, 400, 0.2, seed=3)
+
+
+def user_text(row: dict) -> str:
+    return next(m["content"] for m in row["messages"] if m["role"] == "user")
+
+
+def first_call(row: dict) -> dict | None:
+    for message in row["messages"]:
+        if message.get("tool_calls"):
+            return message["tool_calls"][0]["function"]
+    return None
+
+
+def tool_message(row: dict) -> dict:
+    return next(m for m in row["messages"] if m["role"] == "tool")
+
+
+def calls_of(rows: list[dict], name: str) -> list[tuple[dict, dict]]:
+    return [(row, call) for row in rows if (call := first_call(row)) and call["name"] == name]
+
+
+def without_clock_results(rows: list[dict]) -> list[dict]:
+    """Rows minus what the clock really said, which changes from one run to the next."""
+    stable = []
+    for row in rows:
+        call = first_call(row)
+        if call and call["name"] == "get_current_time":
+            row = {**row, "messages": row["messages"][:-2]}
+        stable.append(row)
+    return stable
+
+
+def test_sizes_follow_validation_split(dataset):
+    train, validation = dataset
+    assert (len(train), len(validation)) == (320, 80)
+
+
+def test_same_seed_gives_identical_rows(dataset, tmp_path):
+    # A fresh workspace: the first run's files would change what list_files sees.
+    registry = ToolRegistry.from_config(offline_tools(tmp_path))
+    again = generate_dataset(registry.specs(), registry, 400, 0.2, seed=3)
+    assert without_clock_results(again[0]) == without_clock_results(dataset[0])
+    assert without_clock_results(again[1]) == without_clock_results(dataset[1])
+
+
+def test_same_seed_without_registry_gives_identical_rows(registry):
+    first = generate_examples(registry.specs(), None, 100, seed=5)
+    assert first == generate_examples(registry.specs(), None, 100, seed=5)
+    assert first != generate_examples(registry.specs(), None, 100, seed=6)
+
+
+def test_rows_pass_the_validator(registry, dataset):
+    train, validation = dataset
+    assert validate_rows(train + validation, registry.specs()) == []
+
+
+def test_every_tool_is_called(registry, dataset):
+    for rows in dataset:
+        called = {call["name"] for row in rows if (call := first_call(row))}
+        assert called == {spec.name for spec in registry.specs()}
+
+
+def test_chinese_and_english_are_both_common(dataset):
+    train, _ = dataset
+    chinese = sum(bool(CJK.search(user_text(row))) for row in train)
+    assert 0.3 < chinese / len(train) < 0.7
+
+
+def test_no_tool_share_is_respected(dataset):
+    train, _ = dataset
+    plain = [row for row in train if first_call(row) is None]
+    assert len(plain) == round(len(train) * 0.15)
+    for row in plain:
+        assert [m["role"] for m in row["messages"] if m["role"] != "system"] == [
+            "user",
+            "assistant",
+        ]
+
+
+def test_offered_tools_include_the_called_one_in_lists_of_varying_size(dataset):
+    train, _ = dataset
+    sizes = set()
+    for row in train:
+        offered = [tool["function"]["name"] for tool in row["tools"]]
+        sizes.add(len(offered))
+        if call := first_call(row):
+            assert call["name"] in offered
+    assert {2, 7} <= sizes and len(sizes) >= 4
+
+
+def test_calculate_results_are_the_calculators(dataset):
+    train, _ = dataset
+    rows = calls_of(train, "calculate")
+    assert len(rows) > 20
+    for row, call in rows:
+        expression = call["arguments"]["expression"]
+        assert expression in user_text(row)
+        value = calculate(expression)
+        assert tool_message(row)["content"] == json.dumps(value)
+        shown = f"{value:.10g}" if isinstance(value, float) else str(value)
+        assert shown in row["messages"][-1]["content"]
+
+
+def test_arguments_are_copied_from_the_request(dataset):
+    train, _ = dataset
+    names: dict[str, set[str]] = {}
+    for timezone, chinese, english in TIMEZONES:
+        names.setdefault(timezone, {timezone}).update((chinese, english))
+    for tool in ("get_weather", "web_search", "read_file", "write_file"):
+        for row, call in calls_of(train, tool):
+            assert all(value in user_text(row) for value in call["arguments"].values())
+    for row, call in calls_of(train, "get_current_time"):
+        timezone = call["arguments"]["timezone"]
+        assert any(name in user_text(row) for name in names[timezone])
+
+
+@pytest.mark.parametrize("tool", ["get_weather", "web_search"])
+def test_unavailable_tools_give_error_results_not_invented_data(dataset, tool):
+    train, _ = dataset
+    rows = calls_of(train, tool)
+    assert rows
+    for row, _ in rows:
+        error = json.loads(tool_message(row)["content"])["error"]
+        answer = row["messages"][-1]["content"]
+        assert error.rstrip(".") in answer
+        assert "°C" not in answer and "http" not in answer.replace(error, "")
+
+
+def test_reads_find_what_the_write_rows_wrote(dataset):
+    train, _ = dataset
+    written = {
+        call["arguments"]["path"]: call["arguments"]["content"]
+        for _, call in calls_of(train, "write_file")
+    }
+    found = 0
+    for row, call in calls_of(train, "read_file"):
+        result = json.loads(tool_message(row)["content"])
+        if "error" in result:
+            assert call["arguments"]["path"] not in written
+        else:
+            found += 1
+            assert result["content"] == written[call["arguments"]["path"]]
+            assert result["content"] in row["messages"][-1]["content"]
+    assert found
+
+
+def test_weather_answer_reports_the_real_result_in_the_users_language(tmp_path):
+    with OpenMeteoStub() as stub:
+        config = ToolsConfig(
+            workspace_dir=str(tmp_path),
+            weather_geocoding_url=stub.geocoding_url,
+            weather_forecast_url=stub.forecast_url,
+        )
+        registry = ToolRegistry.from_config(config)
+        weather = [spec for spec in registry.specs() if spec.name == "get_weather"]
+        rows = generate_examples(weather, registry, 200, seed=1, no_tool_share=0.0)
+    results = [(row, json.loads(tool_message(row)["content"])) for row in rows]
+    found = [row for row, result in results if "error" not in result]
+    assert found
+    for row in found:
+        answer = row["messages"][-1]["content"]
+        assert "20.0°C" in answer
+        assert ("晴" if CJK.search(user_text(row)) else "clear sky") in answer
+
+
+def test_rows_end_at_the_call_when_only_schemas_are_known(registry):
+    rows = generate_examples(registry.specs(), None, 60, seed=0)
+    assert validate_rows(rows, registry.specs()) == []
+    for row in rows:
+        if first_call(row):
+            assert row["messages"][-1]["role"] == "assistant"
+            assert row["messages"][-1]["tool_calls"]
+
+
+def lookup_order(
+    order_id: int, region: Literal["cn", "eu", "us"], express: bool = False
+) -> dict[str, object]:
+    """Look up an order's status by its id."""
+    return {"order_id": order_id, "region": region, "status": "shipped", "express": express}
+
+
+def test_other_tools_are_phrased_from_their_schema_and_really_run(tmp_path):
+    registry = ToolRegistry([tool_from_function(lookup_order)], offline_tools(tmp_path))
+    rows = generate_examples(registry.specs(), registry, 60, seed=2)
+    assert validate_rows(rows, registry.specs()) == []
+    called = calls_of(rows, "lookup_order")
+    assert len(called) == 60 - round(60 * 0.15)
+    assert any("express" in call["arguments"] for _, call in called)
+    assert any("express" not in call["arguments"] for _, call in called)
+    for row, call in called:
+        arguments = call["arguments"]
+        text = user_text(row)
+        assert str(arguments["order_id"]) in text and arguments["region"] in text
+        assert json.loads(tool_message(row)["content"]) == lookup_order(**arguments)
+
+
+def test_mcp_schema_only_tool_generates_valid_calls():
+    spec = {
+        "name": "create_issue",
+        "description": "Create an issue in a repository",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "title": {"type": "string"},
+                "priority": {"type": "integer", "minimum": 1, "maximum": 5},
+                "labels": {"type": "array", "items": {"type": "string"}},
+                "due": {"type": "string", "format": "date"},
+            },
+            "required": ["title", "priority"],
+        },
+    }
+    rows = generate_examples([spec], None, 40, seed=0)
+    assert validate_rows(rows, [spec]) == []
+    for row, call in calls_of(rows, "create_issue"):
+        assert call["arguments"]["title"] in user_text(row)
+        assert 1 <= call["arguments"]["priority"] <= 5
+
+
+def test_holdout_parts_are_disjoint_and_cover_the_pool():
+    items = list(range(12))
+    train = Holdout(0, "train").pool("k", items)
+    validation = Holdout(0, "validation").pool("k", items)
+    assert not set(train) & set(validation)
+    assert sorted([*train, *validation]) == items
+    assert len(validation) == 3
+    assert Holdout(1, "validation").pool("k", items) != validation  # the seed picks the part
+
+
+def phrasing_of(row: dict) -> str:
+    """The user text with the call's argument values blanked out."""
+    text = user_text(row)
+    for value in first_call(row)["arguments"].values():
+        text = text.replace(str(value), "{}")
+    return text
+
+
+def test_validation_uses_phrasings_and_values_never_seen_in_training(dataset):
+    train, validation = dataset
+    assert not {user_text(r) for r in train} & {user_text(r) for r in validation}
+    for tool in ("calculate", "web_search", "write_file"):
+        seen = {phrasing_of(row) for row, _ in calls_of(train, tool)}
+        held = {phrasing_of(row) for row, _ in calls_of(validation, tool)}
+        assert held and not held & seen, tool
+    for tool in ("get_weather", "web_search"):
+        seen = {json.dumps(call["arguments"]) for _, call in calls_of(train, tool)}
+        held = {json.dumps(call["arguments"]) for _, call in calls_of(validation, tool)}
+        assert held and not held & seen, tool
+
+
+def test_every_builtin_tool_has_eight_phrasings_per_language():
+    for key in ("calculate", "time", "weather", "search", "list_files", "read_file", "write_file"):
+        for language in ("zh", "en"):
+            assert len(set(PHRASINGS[key][language])) >= 8, (key, language)
+    assert all(len(CHITCHAT[language]) >= 8 for language in ("zh", "en"))
+
+
+def test_split_examples_is_seeded_and_disjoint():
+    rows = [{"messages": [{"role": "user", "content": str(i)}]} for i in range(50)]
+    train, validation = split_examples(rows, 0.2, seed=4)
+    assert (len(train), len(validation)) == (40, 10)
+    assert sorted(map(str, train + validation)) == sorted(map(str, rows))
+    assert split_examples(rows, 0.2, seed=4) == (train, validation)
+    assert split_examples(rows, 0.2, seed=5) != (train, validation)
+
+
+def test_write_jsonl_round_trips(tmp_path, dataset):
+    train, _ = dataset
+    write_jsonl(train, tmp_path / "out" / "train.jsonl")
+    assert load_rows(tmp_path / "out" / "train.jsonl") == [
+        {key: value for key, value in row.items() if key != "tools" or value} for row in train
+    ]
+
+
+def test_cli_writes_both_splits(tmp_path, capsys):
+    config = tmp_path / "config.yaml"
+    tools = offline_tools(tmp_path / "unused").model_dump()
+    config.write_text(yaml.safe_dump({"tools": tools}), encoding="utf-8")
+    dataset_generation.main(
+        ["--config", str(config), "--output", str(tmp_path / "data"), "--num-examples", "30"]
+    )
+    train = load_rows(tmp_path / "data" / "train.jsonl")
+    validation = load_rows(tmp_path / "data" / "validation.jsonl")
+    assert (len(train), len(validation)) == (27, 3)
+    assert "train: 27 rows" in capsys.readouterr().out
+    assert not (tmp_path / "unused").exists()  # the file tools wrote to a scratch workspace

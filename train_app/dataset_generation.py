@@ -1,0 +1,1370 @@
+"""Synthesise tool-calling chat rows, in Chinese and English, whose tool results are real.
+
+Every row is a user request → an assistant tool call whose arguments are copied from (or follow
+directly from) the request → the result of really running that call through the ToolRegistry →
+a templated final answer that reports the result, or says that the tool failed and why. A share
+of rows are questions no tool fits, answered directly. Built-in tools have hand-written phrasings
+and value pools; any other tool (an MCP server's, a user's) is phrased from its schema alone.
+
+Hold-out: ``generate_dataset`` builds validation rows with ``split="validation"``. Every list of
+user phrasings and every finite value pool (places, queries, files, chit-chat) is cut by the seed:
+a quarter of it (pools under four items are shared) is used only by validation, the rest only by
+train. Validation rows therefore ask in words, and about values, that training never showed, so
+evaluation measures generalisation rather than recall. Answer phrasings are not held out: they
+are what the model is taught to say.
+
+The same seed gives the same rows, except where a tool's real answer changes between runs (the
+clock, the weather) or the workspace the file tools see changed in between. Running the calls
+means ``write_file`` really writes sample files into the registry's workspace; the CLI gives the
+registry a scratch workspace for that reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import random
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from jsonschema import validators
+
+from configs.atomic_files import atomic_write_text
+from train_app.dataset_loading import DatasetError, openai_tool
+
+if TYPE_CHECKING:
+    from tools.registry import ToolRegistry, ToolSpec
+
+logger = logging.getLogger(__name__)
+
+Language = Literal["zh", "en"]
+Split = Literal["train", "validation"]
+T = TypeVar("T")
+
+LANGUAGES: tuple[Language, ...] = ("zh", "en")
+HOLDOUT_SHARE = 0.25
+MIN_HOLDOUT_POOL = 4
+SYSTEM_PROMPT_SHARE = 0.1
+MAX_CONCURRENT_CALLS = 16
+MAX_SHOWN_CHARS = 400
+# A listing's answer names this many entries and counts the rest, as a person would.
+MAX_LISTED_NAMES = 5
+# Built-in tools that change the workspace: they run first, so that reads see what they wrote.
+WRITING_TOOLS = ("write_file",)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A user turn that one tool call answers, and how to word the answer to its outcome."""
+
+    language: Language
+    text: str
+    arguments: dict[str, Any]
+    answer: Callable[[Any, random.Random], str]  # (successful result, wording rng) → answer
+    task: str  # what the call was to do, for saying that it could not be done
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What running a call gave."""
+
+    ok: bool
+    result: Any
+    error: str | None
+
+    @property
+    def content(self) -> str:
+        """The ``role: tool`` message content: the result, or ``{"error": ...}``."""
+        if self.ok:
+            return json.dumps(self.result, ensure_ascii=False)
+        return json.dumps({"error": self.error}, ensure_ascii=False)
+
+
+class Holdout:
+    """Cuts every phrasing list and value pool by seed into a train part and a validation part."""
+
+    def __init__(self, seed: int, split: Split) -> None:
+        self.seed, self.split = seed, split
+        self._parts: dict[str, Sequence[Any]] = {}
+
+    def pool(self, key: str, items: Sequence[T]) -> Sequence[T]:
+        if key not in self._parts:
+            self._parts[key] = self._part(key, items)
+        return self._parts[key]
+
+    def _part(self, key: str, items: Sequence[T]) -> Sequence[T]:
+        if len(items) < MIN_HOLDOUT_POOL:
+            return items
+        order = list(range(len(items)))
+        random.Random(f"{self.seed}:{key}").shuffle(order)
+        held = max(1, round(len(items) * HOLDOUT_SHARE))
+        chosen = order[:held] if self.split == "validation" else order[held:]
+        return [items[i] for i in sorted(chosen)]
+
+
+Builder = Callable[[random.Random, Holdout, Language], Request]
+
+
+# --- the dataset ----------------------------------------------------------------------------------
+
+
+def generate_dataset(
+    specs: Sequence[ToolSpec | dict[str, Any]],
+    registry: ToolRegistry | None,
+    num_examples: int,
+    validation_split: float,
+    seed: int,
+    no_tool_share: float = 0.15,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Train and validation rows; validation asks in phrasings and values held out of train."""
+    if num_examples < 2:
+        raise ValueError(
+            f"need at least 2 examples to hold out validation rows, got {num_examples}"
+        )
+    num_validation = min(num_examples - 1, max(1, round(num_examples * validation_split)))
+    train = generate_examples(
+        specs, registry, num_examples - num_validation, seed, no_tool_share, split="train"
+    )
+    validation = generate_examples(
+        specs, registry, num_validation, seed, no_tool_share, split="validation"
+    )
+    return train, validation
+
+
+def generate_examples(
+    specs: Sequence[ToolSpec | dict[str, Any]],
+    registry: ToolRegistry | None,
+    num_examples: int,
+    seed: int,
+    no_tool_share: float = 0.15,
+    split: Split = "train",
+) -> list[dict[str, Any]]:
+    """``num_examples`` rows of ``split``, results from ``registry`` (None: rows end at the call).
+
+    ``specs`` are ToolSpecs or tool dicts. Call from synchronous code or a worker thread: the tool
+    calls run in an event loop of their own.
+    """
+    if not 0.0 <= no_tool_share < 1.0:
+        raise ValueError(f"no_tool_share must be in [0, 1), got {no_tool_share}")
+    schemas = {tool["function"]["name"]: tool for tool in map(openai_tool, specs)}
+    if not schemas:
+        raise ValueError("no tools to generate tool-calling examples for")
+    builders = {name: _builder(tool["function"], seed) for name, tool in schemas.items()}
+    holdout = Holdout(seed, split)
+    rng = random.Random(f"{seed}:{split}")
+
+    num_plain = round(num_examples * no_tool_share)
+    kinds = [None] * num_plain + _tool_cycle(rng, list(builders), num_examples - num_plain)
+    rng.shuffle(kinds)
+    drafts = [
+        _plain_draft(rng, holdout, schemas)
+        if name is None
+        else _tool_draft(rng, holdout, name, builders[name], schemas)
+        for name in kinds
+    ]
+    outcomes = _run_calls(registry, drafts) if registry is not None else {}
+    rows = [_finish(draft, outcomes) for draft in drafts]
+    logger.info(
+        "generated %d %s rows (%d without a tool call) for %d tools, seed %d",
+        len(rows), split, num_plain, len(builders), seed,
+    )  # fmt: skip
+    return rows
+
+
+def split_examples(
+    rows: Sequence[dict[str, Any]], validation_split: float, seed: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A seeded random cut into train and validation, each keeping the rows' order."""
+    if len(rows) < 2:
+        raise DatasetError(f"need at least 2 rows to hold out validation rows, got {len(rows)}")
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    num_validation = min(len(rows) - 1, max(1, round(len(rows) * validation_split)))
+    validation = [rows[i] for i in sorted(order[:num_validation])]
+    train = [rows[i] for i in sorted(order[num_validation:])]
+    return train, validation
+
+
+def write_jsonl(rows: Sequence[dict[str, Any]], path: str | Path) -> None:
+    """One JSON row per line, written atomically so a reader never sees half a dataset."""
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    atomic_write_text(Path(path), text)
+
+
+# --- rows -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Draft:
+    """A row before its tool call ran."""
+
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]]
+    request: Request | None = None
+    tool_name: str | None = None
+    wording: random.Random | None = None  # drawn before the call runs, so rows stay seeded
+
+
+def _builder(function: dict[str, Any], seed: int) -> Builder:
+    """The hand-written phrasing of a built-in tool whose schema still fits it, else the generic."""
+    builder = BUILTIN_BUILDERS.get(function["name"])
+    schema = function.get("parameters") or {"type": "object"}
+    if builder is not None:
+        probe = builder(random.Random(seed), Holdout(seed, "train"), "en")
+        if validators.validator_for(schema)(schema).is_valid(probe.arguments):
+            return builder
+        logger.warning(
+            "tool %s does not take the built-in arguments %s; phrasing it from its schema",
+            function["name"], sorted(probe.arguments),
+        )  # fmt: skip
+    return generic_builder(function)
+
+
+def _tool_cycle(rng: random.Random, names: list[str], count: int) -> list[str | None]:
+    """``count`` tool names in shuffled rounds, so every tool appears about equally often."""
+    cycle: list[str | None] = []
+    while len(cycle) < count:
+        round_ = names[:]
+        rng.shuffle(round_)
+        cycle.extend(round_)
+    return cycle[:count]
+
+
+def _offered(
+    rng: random.Random, schemas: dict[str, dict[str, Any]], name: str | None
+) -> list[dict[str, Any]]:
+    """Tool ``name`` (if any) among all, one or two, or any number of the others, shuffled."""
+    others = [other for other in schemas if other != name]
+    draw = rng.random()
+    if draw < 0.3:
+        count = len(others)
+    elif draw < 0.7:
+        count = min(len(others), rng.randint(1, 2))
+    else:
+        count = rng.randint(0, len(others))
+    chosen = rng.sample(others, count) + ([name] if name else [])
+    rng.shuffle(chosen)
+    return [schemas[tool] for tool in chosen]
+
+
+def _opening(rng: random.Random, language: Language) -> list[dict[str, Any]]:
+    """Sometimes a system prompt, so the model does not depend on the template's default."""
+    if rng.random() < SYSTEM_PROMPT_SHARE:
+        return [{"role": "system", "content": rng.choice(SYSTEM_PROMPTS[language])}]
+    return []
+
+
+def _plain_draft(rng: random.Random, holdout: Holdout, schemas: dict[str, dict]) -> _Draft:
+    language = rng.choice(LANGUAGES)
+    question, answer = _pick(rng, holdout, f"chitchat:{language}", CHITCHAT[language])
+    messages = _opening(rng, language) + [
+        {"role": "user", "content": question},
+        {"role": "assistant", "content": answer},
+    ]
+    return _Draft(messages, _offered(rng, schemas, None))
+
+
+def _tool_draft(
+    rng: random.Random, holdout: Holdout, name: str, builder: Builder, schemas: dict[str, dict]
+) -> _Draft:
+    language = rng.choice(LANGUAGES)
+    request = builder(rng, holdout, language)
+    function = {"name": name, "arguments": request.arguments}
+    messages = _opening(rng, language) + [
+        {"role": "user", "content": request.text},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"id": "call_0", "type": "function", "function": function}],
+        },
+    ]
+    wording = random.Random(rng.random())
+    return _Draft(messages, _offered(rng, schemas, name), request, name, wording)
+
+
+def _call_key(name: str, arguments: dict[str, Any]) -> tuple[str, str]:
+    return name, json.dumps(arguments, sort_keys=True, ensure_ascii=False)
+
+
+def _run_calls(registry: ToolRegistry, drafts: list[_Draft]) -> dict[tuple[str, str], Outcome]:
+    """Run each distinct call once: writing tools first in row order, then the rest concurrently."""
+    calls: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+    for draft in drafts:
+        if draft.request is not None and draft.tool_name is not None:
+            key = _call_key(draft.tool_name, draft.request.arguments)
+            if draft.tool_name in WRITING_TOOLS:
+                calls.pop(key, None)  # a repeated write takes its last place: the last one wins
+            calls.setdefault(key, (draft.tool_name, draft.request.arguments))
+    logger.info("running %d distinct tool calls for %d rows", len(calls), len(drafts))
+    outcomes = asyncio.run(_execute(registry, calls))
+    failed = sum(not outcome.ok for outcome in outcomes.values())
+    logger.info("%d of %d tool calls failed; their rows say so", failed, len(outcomes))
+    return outcomes
+
+
+async def _execute(
+    registry: ToolRegistry, calls: dict[tuple[str, str], tuple[str, dict[str, Any]]]
+) -> dict[tuple[str, str], Outcome]:
+    # The registry runs each tool in the loop's default executor, which has only cpu + 4
+    # threads; slow network tools are waited on, not computed, so give them more.
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(MAX_CONCURRENT_CALLS))
+    outcomes: dict[tuple[str, str], Outcome] = {}
+    for key, (name, arguments) in calls.items():
+        if name in WRITING_TOOLS:  # one at a time, in row order, as they would happen live
+            outcomes[key] = await _outcome(registry, name, arguments)
+    limit = asyncio.Semaphore(MAX_CONCURRENT_CALLS)
+
+    async def run(key: tuple[str, str]) -> None:
+        async with limit:
+            outcomes[key] = await _outcome(registry, *calls[key])
+
+    await asyncio.gather(*(run(key) for key in calls if key not in outcomes))
+    return outcomes
+
+
+async def _outcome(registry: ToolRegistry, name: str, arguments: dict[str, Any]) -> Outcome:
+    result = await registry.execute(name, arguments)
+    return Outcome(result.ok, result.result, result.error)
+
+
+def _finish(draft: _Draft, outcomes: dict[tuple[str, str], Outcome]) -> dict[str, Any]:
+    row: dict[str, Any] = {"messages": draft.messages, "tools": draft.tools}
+    if draft.request is None or draft.tool_name is None:
+        return row
+    outcome = outcomes.get(_call_key(draft.tool_name, draft.request.arguments))
+    if outcome is None:  # no registry: the tool is known only by its schema
+        return row
+    draft.messages += [
+        {"role": "tool", "tool_call_id": "call_0", "name": draft.tool_name,
+         "content": outcome.content},
+        {"role": "assistant", "content": _answer(draft, outcome)},
+    ]  # fmt: skip
+    return row
+
+
+def _answer(draft: _Draft, outcome: Outcome) -> str:
+    """The final answer: the result in words, or that the tool failed and why; never made up."""
+    request, wording = draft.request, draft.wording
+    assert request is not None and wording is not None
+    if outcome.ok:
+        try:
+            return request.answer(outcome.result, wording)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # The tool answered in a shape its hand-written answer does not know: show it as is.
+            shown = _shorten(_value_text(outcome.result))
+            return _answer_phrase(
+                wording, "generic_answer", request.language, name=draft.tool_name, result=shown
+            )
+    error = (outcome.error or "unknown error").strip().rstrip("。.")
+    text = _answer_phrase(
+        wording, "failure", request.language,
+        task=request.task, error=error, name=draft.tool_name,
+    )  # fmt: skip
+    return text + ("。" if request.language == "zh" else ".")
+
+
+# --- phrasing helpers -----------------------------------------------------------------------------
+
+
+def _lines(block: str) -> tuple[str, ...]:
+    """The stripped non-empty lines of ``block``: phrasings and pools are written one per line."""
+    return tuple(line.strip() for line in block.strip().splitlines() if line.strip())
+
+
+def _fields(block: str) -> tuple[tuple[str, ...], ...]:
+    """Lines of ``a | b | c`` as tuples."""
+    return tuple(tuple(part.strip() for part in line.split("|")) for line in _lines(block))
+
+
+def _pairs(block: str) -> tuple[tuple[str, str], ...]:
+    """Blank-line separated paragraphs of a first line and a (possibly wrapped) second part."""
+    pairs = []
+    for paragraph in re.split(r"\n\s*\n", block.strip()):
+        first, *rest = _lines(paragraph)
+        pairs.append((first, " ".join(rest)))
+    return tuple(pairs)
+
+
+def _pick(rng: random.Random, holdout: Holdout, key: str, items: Sequence[T]) -> T:
+    return rng.choice(holdout.pool(key, items))
+
+
+def _phrase(rng: random.Random, holdout: Holdout, key: str, language: Language, **values) -> str:
+    """A user phrasing of ``key`` from this split's part of them."""
+    return _pick(rng, holdout, f"{key}:{language}", PHRASINGS[key][language]).format(**values)
+
+
+def _answer_phrase(rng: random.Random, key: str, language: Language, **values: Any) -> str:
+    """An answer phrasing; not held out, since answers are what the model is taught to say."""
+    return rng.choice(PHRASINGS[key][language]).format(**values)
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN_CHARS else text[: MAX_SHOWN_CHARS - 1] + "…"
+
+
+def _value_text(value: Any) -> str:
+    """A value as a user would type it; the call's argument must follow from this text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+# --- built-in tools -------------------------------------------------------------------------------
+
+
+def _integer(rng: random.Random, max_digits: int = 4) -> int:
+    digits = rng.choices(range(1, max_digits + 1), weights=[4, 4, 2, 1][:max_digits])[0]
+    return rng.randint(1 if digits == 1 else 10 ** (digits - 1), 10**digits - 1)
+
+
+def _operand(rng: random.Random, depth: int) -> str:
+    if depth > 0 and rng.random() < 0.35:
+        return f"({_expression(rng, depth - 1)})"
+    return str(_integer(rng))
+
+
+def _expression(rng: random.Random, depth: int = 1) -> str:
+    """Random arithmetic: ints of 1–4 digits, + - * / // % ** (small powers), parentheses."""
+    operator = rng.choice(["+", "-", "*", "/", "//", "%", "**", "+", "-", "*"])
+    if operator == "**":
+        return f"{rng.randint(2, 20)} ** {rng.randint(2, 4)}"
+    left = _operand(rng, depth)
+    # A literal divisor is never zero, so the calculator has an answer.
+    right = str(_integer(rng, 3)) if operator in ("/", "//", "%") else _operand(rng, depth)
+    return f"{left} {operator} {right}"
+
+
+def _number_text(value: Any) -> str:
+    return f"{value:.10g}" if isinstance(value, float) else str(value)
+
+
+def calculate_request(rng: random.Random, holdout: Holdout, language: Language) -> Request:
+    expression = _expression(rng)
+    if rng.random() < 0.3:
+        expression = expression.replace(" ", "")  # users do not always type spaces
+
+    def answer(result: Any, wording: random.Random) -> str:
+        value = _number_text(result)
+        return _answer_phrase(wording, "calculate_answer", language, expr=expression, value=value)
+
+    return Request(
+        language=language,
+        text=_phrase(rng, holdout, "calculate", language, expr=expression),
+        arguments={"expression": expression},
+        answer=answer,
+        task=f"计算 {expression}" if language == "zh" else f"calculate {expression}",
+    )
+
+
+def time_request(rng: random.Random, holdout: Holdout, language: Language) -> Request:
+    timezone, name_zh, name_en = _pick(rng, holdout, "timezones", TIMEZONES)
+    place = name_zh if language == "zh" else name_en
+    if rng.random() < 0.15:  # some users name the IANA zone itself
+        place = timezone
+
+    def answer(result: Any, wording: random.Random) -> str:
+        moment = datetime.fromisoformat(result["datetime"])
+        weekday = result.get("weekday") or moment.strftime("%A")
+        return _answer_phrase(
+            wording, "time_answer", language,
+            place=place, time=moment.strftime("%H:%M"), date=moment.date().isoformat(),
+            weekday=WEEKDAYS_ZH.get(weekday, weekday) if language == "zh" else weekday,
+            tz=result.get("timezone", timezone), offset=result.get("utc_offset", ""),
+        )  # fmt: skip
+
+    return Request(
+        language=language,
+        text=_phrase(rng, holdout, "time", language, place=place),
+        arguments={"timezone": timezone},
+        answer=answer,
+        task=f"查询{place}的当前时间" if language == "zh" else f"check the time in {place}",
+    )
+
+
+def _condition(condition: str, language: Language) -> str:
+    """The weather tool says "晴 (clear sky)"; keep the half in the user's language."""
+    chinese, _, english = condition.partition(" (")
+    if not english:
+        return condition
+    return chinese if language == "zh" else english.rstrip(")")
+
+
+def weather_request(rng: random.Random, holdout: Holdout, language: Language) -> Request:
+    name_zh, name_en = _pick(rng, holdout, "weather_places", WEATHER_PLACES)
+    place = name_zh if language == "zh" else name_en
+
+    def answer(result: Any, wording: random.Random) -> str:
+        return _answer_phrase(
+            wording, "weather_answer", language,
+            place=place, condition=_condition(str(result["condition"]), language),
+            temperature=result["temperature"], humidity=result["humidity"],
+            wind=result["wind_speed"],
+        )  # fmt: skip
+
+    return Request(
+        language=language,
+        text=_phrase(rng, holdout, "weather", language, place=place),
+        arguments={"location": place},
+        answer=answer,
+        task=f"查询{place}的天气" if language == "zh" else f"get the weather for {place}",
+    )
+
+
+def search_request(rng: random.Random, holdout: Holdout, language: Language) -> Request:
+    query = _pick(rng, holdout, f"search_queries:{language}", SEARCH_QUERIES[language])
+
+    def answer(result: Any, wording: random.Random) -> str:
+        hits = result["results"]
+        if not hits:
+            return _answer_phrase(wording, "search_none", language, query=query)
+        lines = [f"{i}. {hit['title']} ({hit['url']})" for i, hit in enumerate(hits[:3], start=1)]
+        head = _answer_phrase(wording, "search_answer", language, query=query)
+        return "\n".join([head, *lines])
+
+    return Request(
+        language=language,
+        text=_phrase(rng, holdout, "search", language, query=query),
+        arguments={"query": query},
+        answer=answer,
+        task=f"搜索“{query}”" if language == "zh" else f'search the web for "{query}"',
+    )
+
+
+def _file_path(rng: random.Random, holdout: Holdout) -> str:
+    folder = _pick(rng, holdout, "folders", FOLDERS)
+    return f"{folder}/{_pick(rng, holdout, 'file_names', FILE_NAMES)}"
+
+
+def list_files_request(rng: random.Random, holdout: Holdout, language: Language) -> Request:
+    if rng.random() < 0.25:  # "the workspace" is its root folder
+        path, text = ".", _phrase(rng, holdout, "list_root", language)
+        shown = "工作区" if language == "zh" else "the workspace"
+    else:
+        path = shown = _pick(rng, holdout, "folders", FOLDERS)
+        text = _phrase(rng, holdout, "list_files", language, path=path)
+
+    def answer(result: Any, wording: random.Random) -> str:
+        names = [
+            entry["name"] + ("/" if entry.get("type") == "folder" else "")
+            for entry in result["entries"]
+        ]
+        if not names:
+            return _answer_phrase(wording, "list_empty", language, path=shown)
+        joined = ("、" if language == "zh" else ", ").join(names[:MAX_LISTED_NAMES])
+        if len(names) > MAX_LISTED_NAMES:
+            more = len(names) - MAX_LISTED_NAMES
+            joined += f" 等 {len(names)} 项" if language == "zh" else f" and {more} more"
+        return _answer_phrase(wording, "list_answer", language, path=shown, names=joined)
+
+    return Request(
+        language=language,
+        text=text,
+        arguments={"path": path},
+        answer=answer,
+        task=f"列出{shown}的文件" if language == "zh" else f"list the files in {shown}",
+    )
+
+
+def read_file_request(rng: random.Random, holdout: Holdout, language: Language) -> Request:
+    path = _file_path(rng, holdout)
+
+    def answer(result: Any, wording: random.Random) -> str:
+        content = _shorten(result["content"])
+        return _answer_phrase(wording, "read_answer", language, path=path, content=content)
+
+    return Request(
+        language=language,
+        text=_phrase(rng, holdout, "read_file", language, path=path),
+        arguments={"path": path},
+        answer=answer,
+        task=f"读取 {path} " if language == "zh" else f"read {path}",
+    )
+
+
+def write_file_request(rng: random.Random, holdout: Holdout, language: Language) -> Request:
+    path = _file_path(rng, holdout)
+    content = _pick(rng, holdout, f"file_contents:{language}", FILE_CONTENTS[language])
+
+    def answer(result: Any, wording: random.Random) -> str:
+        size = result["bytes_written"]
+        return _answer_phrase(wording, "write_answer", language, path=path, size=size)
+
+    return Request(
+        language=language,
+        text=_phrase(rng, holdout, "write_file", language, path=path, content=content),
+        arguments={"path": path, "content": content},
+        answer=answer,
+        task=f"写入 {path} " if language == "zh" else f"write {path}",
+    )
+
+
+BUILTIN_BUILDERS: dict[str, Builder] = {
+    "calculate": calculate_request,
+    "get_current_time": time_request,
+    "get_weather": weather_request,
+    "web_search": search_request,
+    "list_files": list_files_request,
+    "read_file": read_file_request,
+    "write_file": write_file_request,
+}
+
+
+# --- any other tool, from its schema --------------------------------------------------------------
+
+
+def _value(rng: random.Random, holdout: Holdout, schema: dict[str, Any], language: Language) -> Any:
+    """A value of JSON schema ``schema`` that a user could type."""
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return rng.choice(schema["enum"])
+    for key in ("anyOf", "oneOf"):
+        options = [
+            s for s in schema.get(key, []) if isinstance(s, dict) and s.get("type") != "null"
+        ]
+        if options:
+            return _value(rng, holdout, rng.choice(options), language)
+    kind = schema.get("type", "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind == "integer":
+        low = schema.get("minimum", schema.get("exclusiveMinimum", 0) + 1)
+        high = schema.get("maximum", schema.get("exclusiveMaximum", low + 100) - 1)
+        return rng.randint(int(low), max(int(low), int(high)))
+    if kind == "number":
+        low = float(schema.get("minimum", 0.0))
+        return round(rng.uniform(low, float(schema.get("maximum", low + 100.0))), 2)
+    if kind == "boolean":
+        return rng.random() < 0.5
+    if kind == "array":
+        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        least = max(1, schema.get("minItems", 1))
+        return [_value(rng, holdout, items, language) for _ in range(rng.randint(least, least + 2))]
+    if kind == "object":
+        return _object(rng, holdout, schema, language)
+    if schema.get("format") in FORMAT_VALUES:
+        return rng.choice(FORMAT_VALUES[schema["format"]])
+    return _pick(rng, holdout, f"words:{language}", WORDS[language])
+
+
+def _object(
+    rng: random.Random, holdout: Holdout, schema: dict[str, Any], language: Language
+) -> dict[str, Any]:
+    """Required properties always, optional ones half of the time."""
+    required = set(schema.get("required", []))
+    return {
+        name: _value(rng, holdout, sub if isinstance(sub, dict) else {}, language)
+        for name, sub in schema.get("properties", {}).items()
+        if name in required or rng.random() < 0.5
+    }
+
+
+def generic_builder(function: dict[str, Any]) -> Builder:
+    """Requests for a tool known only by its schema, phrased from its name and description."""
+    name = function["name"]
+    description = (function.get("description") or name).strip().rstrip("。.")
+    schema = function.get("parameters") or {"type": "object", "properties": {}}
+
+    def build(rng: random.Random, holdout: Holdout, language: Language) -> Request:
+        arguments = _object(rng, holdout, schema, language)
+        pattern, joiner = rng.choice(ARGUMENT_STYLES[language])
+        shown = joiner.join(pattern.format(k=k, v=_value_text(v)) for k, v in arguments.items())
+        shown = shown or ("无需参数" if language == "zh" else "no arguments")
+
+        def answer(result: Any, wording: random.Random) -> str:
+            shown = _shorten(_value_text(result))
+            return _answer_phrase(wording, "generic_answer", language, name=name, result=shown)
+
+        text = _phrase(
+            rng, holdout, "generic", language, name=name, description=description, args=shown
+        )
+        task = f"调用 {name} " if language == "zh" else f"run {name}"
+        return Request(language, text, arguments, answer, task)
+
+    return build
+
+
+# --- phrasings and value pools --------------------------------------------------------------------
+
+SYSTEM_PROMPTS: dict[Language, tuple[str, ...]] = {
+    "zh": _lines("""
+        你是一个乐于助人的助手，需要时可以调用工具。
+        你是智能助手，请准确回答用户的问题。
+    """),
+    "en": _lines("""
+        You are a helpful assistant. Use the tools when they help.
+        You are a precise assistant with access to tools.
+    """),
+}
+
+# IANA timezone | Chinese name | English name, of places people ask the time of.
+TIMEZONES = _fields("""
+    Asia/Tokyo | 东京 | Tokyo
+    Asia/Shanghai | 北京 | Beijing
+    Asia/Shanghai | 上海 | Shanghai
+    Asia/Hong_Kong | 香港 | Hong Kong
+    Asia/Taipei | 台北 | Taipei
+    Asia/Seoul | 首尔 | Seoul
+    Asia/Singapore | 新加坡 | Singapore
+    Asia/Bangkok | 曼谷 | Bangkok
+    Asia/Jakarta | 雅加达 | Jakarta
+    Asia/Kolkata | 孟买 | Mumbai
+    Asia/Dubai | 迪拜 | Dubai
+    Europe/Moscow | 莫斯科 | Moscow
+    Europe/Istanbul | 伊斯坦布尔 | Istanbul
+    Europe/Berlin | 柏林 | Berlin
+    Europe/Paris | 巴黎 | Paris
+    Europe/London | 伦敦 | London
+    Europe/Madrid | 马德里 | Madrid
+    Europe/Rome | 罗马 | Rome
+    Europe/Amsterdam | 阿姆斯特丹 | Amsterdam
+    Africa/Cairo | 开罗 | Cairo
+    Africa/Johannesburg | 约翰内斯堡 | Johannesburg
+    America/New_York | 纽约 | New York
+    America/Toronto | 多伦多 | Toronto
+    America/Chicago | 芝加哥 | Chicago
+    America/Denver | 丹佛 | Denver
+    America/Los_Angeles | 洛杉矶 | Los Angeles
+    America/Mexico_City | 墨西哥城 | Mexico City
+    America/Sao_Paulo | 圣保罗 | São Paulo
+    Australia/Sydney | 悉尼 | Sydney
+    Pacific/Auckland | 奥克兰 | Auckland
+    UTC | UTC | UTC
+""")
+
+WEEKDAYS_ZH = dict(
+    _fields("""
+        Monday | 星期一
+        Tuesday | 星期二
+        Wednesday | 星期三
+        Thursday | 星期四
+        Friday | 星期五
+        Saturday | 星期六
+        Sunday | 星期日
+    """)
+)
+
+# Chinese name | English name; the argument is the name as the user wrote it.
+WEATHER_PLACES = _fields("""
+    北京 | Beijing
+    上海 | Shanghai
+    广州 | Guangzhou
+    深圳 | Shenzhen
+    杭州 | Hangzhou
+    成都 | Chengdu
+    武汉 | Wuhan
+    西安 | Xi'an
+    南京 | Nanjing
+    重庆 | Chongqing
+    天津 | Tianjin
+    苏州 | Suzhou
+    长沙 | Changsha
+    青岛 | Qingdao
+    厦门 | Xiamen
+    昆明 | Kunming
+    哈尔滨 | Harbin
+    拉萨 | Lhasa
+    东京 | Tokyo
+    大阪 | Osaka
+    首尔 | Seoul
+    伦敦 | London
+    巴黎 | Paris
+    柏林 | Berlin
+    纽约 | New York
+    旧金山 | San Francisco
+    悉尼 | Sydney
+    多伦多 | Toronto
+    莫斯科 | Moscow
+    迪拜 | Dubai
+    曼谷 | Bangkok
+    开罗 | Cairo
+""")
+
+SEARCH_QUERIES: dict[Language, tuple[str, ...]] = {
+    "zh": _lines("""
+        最新的 Python 版本
+        杭州西湖旅游攻略
+        红烧肉的做法
+        量子计算的最新进展
+        今年诺贝尔物理学奖得主
+        新能源汽车补贴政策
+        深度学习入门教程
+        北京到上海的高铁时刻表
+        大熊猫的生活习性
+        如何提高睡眠质量
+        Ray Serve 部署教程
+        LoRA 微调原理
+        故宫博物院开放时间
+        世界上最高的山峰
+        马拉松训练计划
+        人工智能伦理问题
+    """),
+    "en": _lines("""
+        latest Python release
+        Ray Serve autoscaling
+        how to make sourdough bread
+        best hiking trails near Seattle
+        symptoms of vitamin D deficiency
+        LoRA fine-tuning tutorial
+        electric car battery recycling
+        history of the Great Wall
+        cheap flights from London to Rome
+        how do vaccines work
+        Rust vs Go performance
+        James Webb telescope discoveries
+        beginner guitar chords
+        remote work productivity tips
+        Mediterranean diet benefits
+        open source LLM benchmarks
+    """),
+}
+
+FOLDERS = _lines("""
+    notes
+    docs
+    drafts
+    reports
+    projects
+    notes/2024
+""")
+FILE_NAMES = _lines("""
+    todo.txt
+    meeting_notes.md
+    plan.md
+    summary.txt
+    ideas.md
+    shopping_list.txt
+    report.md
+    readme.txt
+    journal.md
+    draft.txt
+    schedule.txt
+    checklist.md
+""")
+FILE_CONTENTS: dict[Language, tuple[str, ...]] = {
+    "zh": _lines("""
+        明天上午十点和设计团队开会
+        买牛奶、鸡蛋和面包
+        周五之前提交季度报告
+        记得给妈妈打电话
+        下周二去医院复查
+        整理训练数据并检查验证集
+        读完《三体》第二部
+        项目预算：三万元
+    """),
+    "en": _lines("""
+        Meeting with the design team at 10:00 tomorrow
+        Buy milk, eggs and bread
+        Submit the quarterly report by Friday
+        Call the dentist to reschedule
+        Review the training config before the next run
+        Pack the charger and passport
+        Draft the blog post about tool calling
+        Budget: 3000 USD for the offsite
+    """),
+}
+
+WORDS: dict[Language, tuple[str, ...]] = {
+    "zh": _lines("""
+        北京
+        报告
+        项目
+        订单
+        用户
+        会议
+        预算
+        季度
+        产品
+        客户
+        任务
+        图书
+        音乐
+        电影
+        旅行
+        咖啡
+    """),
+    "en": _lines("""
+        alpha
+        report
+        project
+        invoice
+        customer
+        meeting
+        budget
+        quarterly
+        product
+        London
+        task
+        library
+        music
+        travel
+        coffee
+        roadmap
+    """),
+}
+FORMAT_VALUES: dict[str, tuple[str, ...]] = {
+    "date": ("2024-05-17", "2025-01-03", "2023-11-28", "2024-08-09"),
+    "date-time": ("2024-05-17T09:30:00Z", "2025-01-03T18:00:00Z", "2023-11-28T07:15:00Z"),
+    "email": ("alice@example.com", "bob@example.org", "li.wei@example.cn"),
+    "uri": ("https://example.com/docs", "https://example.org/api/items", "https://example.net/"),
+}
+# (one argument, joiner) styles of listing a generic tool's arguments.
+ARGUMENT_STYLES: dict[Language, tuple[tuple[str, str], ...]] = {
+    "zh": (("{k} 为 {v}", "，"), ("{k}={v}", "，"), ("{k}：{v}", "；"), ("参数 {k} 取 {v}", "，")),
+    "en": (("{k}={v}", ", "), ("{k} set to {v}", " and "), ("{k}: {v}", "; "), ("{k} = {v}", ", ")),
+}
+
+PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
+    "calculate": {
+        "zh": _lines("""
+            计算 {expr} 的结果
+            {expr} 等于多少？
+            帮我算一下 {expr}
+            请问 {expr} 是多少？
+            {expr} = ?
+            算算 {expr}
+            我想知道 {expr} 的值
+            麻烦计算一下：{expr}
+            求 {expr} 的值。
+            {expr} 的计算结果是什么？
+        """),
+        "en": _lines("""
+            What is {expr}?
+            Please compute {expr}
+            Calculate {expr} for me.
+            How much is {expr}?
+            Can you work out {expr}?
+            Evaluate {expr}.
+            {expr} = ?
+            What does {expr} come to?
+            I need the value of {expr}.
+            Quick math: {expr}
+        """),
+    },
+    "calculate_answer": {
+        "zh": _lines("""
+            {expr} = {value}。
+            计算结果是 {value}。
+            {expr} 的结果是 {value}。
+            答案是 {value}。
+        """),
+        "en": _lines("""
+            {expr} = {value}.
+            The result is {value}.
+            {expr} equals {value}.
+            That comes to {value}.
+        """),
+    },
+    "time": {
+        "zh": _lines("""
+            现在{place}几点了？
+            {place}现在是几点？
+            查一下{place}的当前时间
+            {place}那边现在几点
+            告诉我{place}的时间
+            {place}今天星期几？现在几点？
+            请问{place}当地时间是多少？
+            我想知道{place}此刻的时间
+            帮我看看{place}现在的日期和时间
+        """),
+        "en": _lines("""
+            What time is it in {place}?
+            What's the current time in {place}?
+            Tell me the local time in {place}.
+            Is it morning or evening in {place} right now?
+            What day and time is it in {place}?
+            Check the time in {place} for me.
+            Current date and time in {place}, please.
+            I need to know what time it is in {place}.
+            How late is it in {place} now?
+        """),
+    },
+    "time_answer": {
+        "zh": _lines("""
+            {place}现在是 {date} {weekday} {time}（{tz}，UTC{offset}）。
+            {place}当前时间：{time}，{weekday}，{date}。
+            现在{place}是{weekday} {time}。
+        """),
+        "en": _lines("""
+            The current time in {place} is {time} on {weekday}, {date} ({tz}, UTC{offset}).
+            It's {time} in {place} right now ({weekday}, {date}).
+            In {place} it is {weekday}, {time}.
+        """),
+    },
+    "weather": {
+        "zh": _lines("""
+            {place}今天天气怎么样？
+            查一下{place}的天气
+            {place}现在多少度？
+            {place}下雨了吗？
+            我要去{place}，那边天气如何？
+            帮我看看{place}的实时天气
+            {place}现在冷不冷？
+            告诉我{place}当前的天气情况
+            {place}的天气
+        """),
+        "en": _lines("""
+            What's the weather like in {place}?
+            How's the weather in {place} right now?
+            Is it raining in {place}?
+            What's the temperature in {place}?
+            Check the current weather in {place}.
+            I'm heading to {place}. What's the weather there?
+            Weather in {place}, please.
+            Tell me the current conditions in {place}.
+            Is it cold in {place} today?
+        """),
+    },
+    "weather_answer": {
+        "zh": _lines("""
+            {place}当前{condition}，气温 {temperature}，湿度 {humidity}，风速 {wind}。
+            {place}现在的天气：{condition}，{temperature}，湿度 {humidity}。
+        """),
+        "en": _lines("""
+            It's {condition} in {place} right now: {temperature}, humidity {humidity}, wind {wind}.
+            {place} now: {condition}, {temperature} with {humidity} humidity.
+        """),
+    },
+    "search": {
+        "zh": _lines("""
+            搜索一下{query}
+            帮我在网上查查{query}
+            上网搜一下：{query}
+            我想了解{query}，帮我搜索一下
+            请搜索“{query}”
+            网上关于{query}有什么信息？
+            查找{query}相关的资料
+            用搜索引擎查一下{query}
+            搜一搜{query}
+        """),
+        "en": _lines("""
+            Search the web for {query}.
+            Look up {query} online.
+            Can you google {query}?
+            Find me information about {query}.
+            Search for "{query}".
+            What does the web say about {query}?
+            Do a web search on {query}.
+            I need recent info on {query}. Search it.
+            Please look up {query}.
+        """),
+    },
+    "search_answer": {
+        "zh": _lines("""
+            我找到了这些关于“{query}”的结果：
+            关于“{query}”的搜索结果如下：
+        """),
+        "en": _lines("""
+            Here is what I found for "{query}":
+            Top results for "{query}":
+        """),
+    },
+    "search_none": {
+        "zh": ("没有找到关于“{query}”的结果。",),
+        "en": ('The search found nothing for "{query}".',),
+    },
+    "list_files": {
+        "zh": _lines("""
+            列出 {path} 目录下的文件
+            {path} 文件夹里有什么？
+            看看 {path} 里有哪些文件
+            显示 {path} 目录的内容
+            {path} 下面都有什么文件？
+            帮我查看一下 {path} 文件夹
+            请列出 {path} 中的所有文件
+            {path} 目录里现在有哪些东西？
+        """),
+        "en": _lines("""
+            List the files in {path}.
+            What's in the {path} folder?
+            Show me the contents of the {path} directory.
+            Which files are in {path}?
+            Can you list {path} for me?
+            What files does {path} contain?
+            Give me a directory listing of {path}.
+            Look inside {path} and tell me what's there.
+        """),
+    },
+    "list_root": {
+        "zh": _lines("""
+            工作区里有哪些文件？
+            列出工作区根目录的文件
+            看看工作区里都有什么
+            我的工作区里有什么？
+        """),
+        "en": _lines("""
+            What files are in the workspace?
+            List the workspace folder.
+            Show me what's in my workspace.
+            What's in the workspace right now?
+        """),
+    },
+    "list_answer": {
+        "zh": _lines("""
+            {path} 里有：{names}。
+            {path} 中的文件和文件夹：{names}。
+        """),
+        "en": _lines("""
+            {path} contains: {names}.
+            Here is what's in {path}: {names}.
+        """),
+    },
+    "list_empty": {
+        "zh": ("{path} 是空的。",),
+        "en": ("{path} is empty.",),
+    },
+    "read_file": {
+        "zh": _lines("""
+            读取 {path} 的内容
+            打开 {path} 看看里面写了什么
+            {path} 里写的是什么？
+            帮我读一下 {path}
+            显示文件 {path} 的内容
+            请把 {path} 的内容给我看看
+            查看 {path} 这个文件
+            {path} 文件里有什么内容？
+        """),
+        "en": _lines("""
+            Read {path} for me.
+            What does {path} say?
+            Show me the contents of {path}.
+            Open {path} and tell me what's in it.
+            Can you read the file {path}?
+            Print the file {path}.
+            What's written in {path}?
+            Display {path}.
+        """),
+    },
+    "read_answer": {
+        "zh": _lines("""
+            {path} 的内容是：{content}
+            文件 {path} 里写着：{content}
+        """),
+        "en": _lines("""
+            {path} says: {content}
+            Here are the contents of {path}: {content}
+        """),
+    },
+    "write_file": {
+        "zh": _lines("""
+            把“{content}”写入 {path}
+            在 {path} 里保存这段话：{content}
+            新建文件 {path}，内容是：{content}
+            请将以下内容写到 {path}：{content}
+            帮我记到 {path}：{content}
+            把这句话存到 {path}：{content}
+            创建 {path}，写入“{content}”
+            往 {path} 写入：{content}
+        """),
+        "en": _lines("""
+            Write "{content}" to {path}.
+            Save this to {path}: {content}
+            Create {path} with the text: {content}
+            Put the following in {path}: {content}
+            Store "{content}" in the file {path}.
+            Make a file called {path} containing: {content}
+            Note this down in {path}: {content}
+            Please write this into {path}: {content}
+        """),
+    },
+    "write_answer": {
+        "zh": _lines("""
+            已写入 {path}（{size} 字节）。
+            好的，内容已保存到 {path}。
+        """),
+        "en": _lines("""
+            Saved to {path} ({size} bytes).
+            Done: {path} now holds your text.
+        """),
+    },
+    "generic": {
+        "zh": _lines("""
+            请调用 {name}，{args}
+            用 {name} 处理一下：{args}
+            {description}，{args}
+            请{description}。{args}
+            帮我运行 {name}（{description}），{args}
+            需要用到 {name}：{args}
+            使用工具 {name}，{args}
+            我想{description}：{args}
+        """),
+        "en": _lines("""
+            Use {name} with {args}.
+            Please run {name}: {args}.
+            {description}: {args}.
+            I need this: {description}. {args}.
+            Call {name} ({description}) with {args}.
+            Can you use {name}? {args}.
+            Run the {name} tool, {args}.
+            {description}, please. {args}.
+        """),
+    },
+    "generic_answer": {
+        "zh": _lines("""
+            {name} 返回：{result}
+            调用 {name} 的结果：{result}
+        """),
+        "en": _lines("""
+            {name} returned: {result}
+            Here is what {name} returned: {result}
+        """),
+    },
+    "failure": {
+        "zh": _lines("""
+            抱歉，{task}失败了：{error}
+            调用 {name} 时出错（{error}），没能{task}
+            {task}没有成功，工具报错：{error}
+        """),
+        "en": _lines("""
+            Sorry, I couldn't {task}: {error}
+            The {name} tool failed ({error}), so I couldn't {task}
+            I tried to {task}, but the tool reported an error: {error}
+        """),
+    },
+}
+
+# Requests no tool fits: a question line, then its direct answer.
+CHITCHAT: dict[Language, tuple[tuple[str, str], ...]] = {
+    "zh": _pairs("""
+        你好！
+        你好！有什么可以帮你的吗？
+
+        介绍一下你自己
+        我是一个 AI 助手，可以回答问题，也能调用计算器、时钟、天气、搜索和文件工具。
+
+        谢谢你的帮助！
+        不客气，随时乐意帮忙！
+
+        什么是机器学习？
+        机器学习是人工智能的一个分支，让计算机从数据中学习规律，而不是靠人写规则。
+
+        什么是光合作用？
+        光合作用是植物利用光能，把二氧化碳和水转化为葡萄糖并释放氧气的过程。
+
+        给我讲个笑话吧
+        为什么程序员分不清万圣节和圣诞节？因为 Oct 31 等于 Dec 25。
+
+        早上好
+        早上好！祝你今天一切顺利。
+
+        你能做什么？
+        我可以聊天、解释概念，也能调用工具计算、查时间、查天气、搜索网页和读写文件。
+
+        什么是大语言模型？
+        大语言模型是在大量文本上训练的神经网络，能够理解和生成自然语言。
+
+        推荐一本好书
+        可以试试《人类简史》，它用通俗的语言讲述了人类社会的发展历程。
+
+        怎样才能学好英语？
+        多听多说、每天坚持阅读，并在真实场景中使用，是学好英语的关键。
+
+        什么是区块链？
+        区块链是一种分布式账本，数据按区块链接并由多方共同维护，难以篡改。
+
+        再见
+        再见，祝你生活愉快！
+
+        HTTP 和 HTTPS 有什么区别？
+        HTTPS 在 HTTP 之上加了 TLS 加密，能防止传输的数据被窃听和篡改。
+    """),
+    "en": _pairs("""
+        Hello!
+        Hello! How can I help you today?
+
+        Tell me about yourself.
+        I'm an AI assistant. I answer questions and can use tools: a calculator, a clock,
+        weather, web search and files.
+
+        Thanks for your help!
+        You're welcome, happy to help!
+
+        What is machine learning?
+        Machine learning is a branch of AI where computers learn patterns from data
+        instead of following hand-written rules.
+
+        What is photosynthesis?
+        Photosynthesis is how plants use light to turn carbon dioxide and water into glucose,
+        releasing oxygen.
+
+        Tell me a joke.
+        Why do programmers confuse Halloween and Christmas? Because Oct 31 equals Dec 25.
+
+        Good morning
+        Good morning! I hope your day goes well.
+
+        What can you do?
+        I can chat, explain ideas, and use tools to calculate, tell the time, check the weather,
+        search the web and read or write files.
+
+        What is a large language model?
+        A large language model is a neural network trained on lots of text to understand and
+        generate language.
+
+        Recommend a good book.
+        Try "Sapiens" by Yuval Noah Harari, an accessible history of humankind.
+
+        How can I get better at public speaking?
+        Practise often, know your material well, and start with small, friendly audiences.
+
+        What is a blockchain?
+        A blockchain is a distributed ledger whose records are chained in blocks and kept by
+        many parties, which makes them hard to alter.
+
+        Goodbye!
+        Goodbye, take care!
+
+        What's the difference between HTTP and HTTPS?
+        HTTPS is HTTP over TLS encryption, which protects data in transit from eavesdropping
+        and tampering.
+    """),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """CLI: generate train.jsonl and validation.jsonl from the configured tools."""
+    from configs.store import DEFAULT_CONFIG_FILE, load_config
+    from tools.registry import ToolRegistry
+
+    parser = argparse.ArgumentParser(description="Generate a tool-calling dataset.")
+    parser.add_argument("--config", default=DEFAULT_CONFIG_FILE, help="YAML config to read")
+    parser.add_argument("--output", default="runs/data", help="folder for the two JSONL files")
+    parser.add_argument("--num-examples", type=int, help="rows in all (default: config)")
+    parser.add_argument("--seed", type=int, help="generation seed (default: config)")
+    parser.add_argument("--validation-split", type=float, help="validation share (default: config)")
+    parser.add_argument("--no-tool-share", type=float, default=0.15, help="rows without a call")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+    config = load_config(args.config)
+    data = config.data
+    with tempfile.TemporaryDirectory(prefix="mcp-tune-workspace-") as workspace:
+        # The file tools really write: give them a scratch workspace, never the user's files.
+        tools = config.tools.model_copy(update={"workspace_dir": workspace})
+        registry = ToolRegistry.from_config(tools)
+        train, validation = generate_dataset(
+            registry.specs(),
+            registry,
+            args.num_examples if args.num_examples is not None else data.num_generated_examples,
+            args.validation_split if args.validation_split is not None else data.validation_split,
+            args.seed if args.seed is not None else data.seed,
+            args.no_tool_share,
+        )
+    output = Path(args.output)
+    write_jsonl(train, output / "train.jsonl")
+    write_jsonl(validation, output / "validation.jsonl")
+    print(f"train: {len(train)} rows -> {output / 'train.jsonl'}")
+    print(f"validation: {len(validation)} rows -> {output / 'validation.jsonl'}")
+
+
+if __name__ == "__main__":
+    main()
