@@ -1,7 +1,7 @@
 """Every setting of mcp-tune, validated in one place.
 
-Each section is a pydantic model with defaults and a one-line description per field. Unknown keys and
-wrong types are refused, and pydantic names the field's path (e.g. ``training.batch_size``) in the error.
+Each section is a pydantic model with defaults and a one-line description per field. Unknown
+keys and wrong types are refused, and the error names the field's path (``training.batch_size``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def resolve_path(path: str | Path) -> Path:
-    """Resolve a configured path: absolute paths stay, relative ones are taken from the project root."""
+    """Absolute paths stay as they are; relative ones are taken from the project root."""
     path = Path(path).expanduser()
     return path if path.is_absolute() else PROJECT_ROOT / path
 
@@ -65,9 +65,13 @@ class TrainingConfig(Section):
     learning_rate: float = Field(2e-4, gt=0.0, le=1.0, description="Peak AdamW learning rate.")
     batch_size: int = Field(8, ge=1, description="Sequences per worker per optimizer micro-step.")
     gradient_accumulation_steps: int = Field(1, ge=1, description="Micro-steps per optimizer step.")
-    warmup_ratio: float = Field(0.05, ge=0.0, lt=1.0, description="Share of steps in linear warmup.")
+    warmup_ratio: float = Field(
+        0.05, ge=0.0, lt=1.0, description="Share of steps in linear warmup."
+    )
     weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay.")
-    max_length: int = Field(1024, ge=16, description="Training sequences are truncated to this.")
+    max_length: int = Field(
+        1536, ge=16, description="Training sequences are truncated to this (tools lists are long)."
+    )
     lora_r: int = Field(16, ge=1, description="LoRA rank.")
     lora_alpha: int = Field(32, ge=1, description="LoRA scaling numerator.")
     lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on LoRA inputs.")

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import fcntl
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -30,7 +31,7 @@ class ConfigError(ValueError):
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """Return ``base`` with ``update`` merged in; nested mappings merge, everything else replaces."""
+    """``base`` with ``update`` merged in: nested mappings merge, everything else replaces."""
     merged = dict(base)
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
@@ -100,7 +101,7 @@ class ConfigStore:
         return tuple(stats)
 
     def get(self) -> AppConfig:
-        """The current configuration; re-read only when a file changed, so it is cheap per request."""
+        """The current configuration; re-read only when a file changed (cheap per request)."""
         signature = self._signature()
         if self._cached is None or self._cached[0] != signature:
             defaults = read_yaml_mapping(self.config_file)
@@ -109,7 +110,7 @@ class ConfigStore:
         return self._cached[1].model_copy(deep=True)
 
     def update(self, partial: dict[str, Any]) -> AppConfig:
-        """Merge ``partial`` into the persisted updates; nothing is written unless the result validates."""
+        """Merge ``partial`` into the persisted updates; nothing is written unless it validates."""
         if not isinstance(partial, dict):
             raise ConfigError("a config update must be a mapping of sections")
         with self._exclusive():

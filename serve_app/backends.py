@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from ray.exceptions import RayTaskError
 from ray.serve.handle import DeploymentHandle
 
@@ -65,3 +65,6 @@ class Backends:
 def get_backends(request: Request) -> Backends:
     """FastAPI dependency: the Backends the ingress replica put on its app."""
     return request.app.state.backends
+
+
+BackendsDep = Annotated[Backends, Depends(get_backends)]

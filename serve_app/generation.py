@@ -41,7 +41,7 @@ class GenerationResult:
 
 
 def render_prompt(loaded: LoadedModel, request: GenerationRequest) -> list[int]:
-    """Token ids of the chat, rendered by the model's own template, ending with the assistant cue."""
+    """Token ids of the chat rendered by the model's own template, ending with the assistant cue."""
     text = loaded.tokenizer.apply_chat_template(
         request.messages, tools=request.tools or None, add_generation_prompt=True, tokenize=False
     )

@@ -6,8 +6,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import torch
@@ -36,7 +35,7 @@ class LoadedModel:
     model_type: Literal["full", "LoRA"]
     device: str
     dtype: str
-    loaded_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     load_seconds: float = 0.0
 
     def info(self) -> dict[str, Any]:
@@ -61,7 +60,7 @@ def pick_device(device: str) -> str:
 
 
 def _resolve_model_source(name: str) -> str:
-    """A local folder (absolute or relative to the project) when it exists, else the name as given."""
+    """A local folder (absolute or project-relative) when it exists, else the name as given."""
     local = resolve_path(name)
     return str(local) if local.exists() else name
 
@@ -89,7 +88,9 @@ def load_model(
     started = time.perf_counter()
     folder = resolve_path(model_path)
     if not folder.is_dir():
-        raise ModelPathNotFoundError(f"model_path {model_path} is not a folder (looked at {folder})")
+        raise ModelPathNotFoundError(
+            f"model_path {model_path} is not a folder (looked at {folder})"
+        )
     device = pick_device(device)
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     adapter_config_file = folder / "adapter_config.json"
@@ -106,7 +107,9 @@ def load_model(
         try:
             model = PeftModel.from_pretrained(base_model, str(folder)).merge_and_unload()
         except (OSError, ValueError, RuntimeError) as error:
-            raise ModelLoadError(f"cannot apply LoRA adapter {folder} to {base}: {error}") from error
+            raise ModelLoadError(
+                f"cannot apply LoRA adapter {folder} to {base}: {error}"
+            ) from error
         tokenizer_source = folder if (folder / "tokenizer_config.json").exists() else base_source
         model_type: Literal["full", "LoRA"] = "LoRA"
     elif (folder / "config.json").exists():
@@ -139,6 +142,11 @@ def load_model(
     )
     logger.info(
         "model loaded: %s (%s, base=%s) on %s/%s in %.1fs",
-        model_path, model_type, base, device, loaded.dtype, loaded.load_seconds,
+        model_path,
+        model_type,
+        base,
+        device,
+        loaded.dtype,
+        loaded.load_seconds,
     )
     return loaded

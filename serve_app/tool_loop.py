@@ -1,4 +1,4 @@
-"""A chat turn with tools: model → tool calls → tool results → model, for a capped number of rounds."""
+"""A chat turn with tools: model → tool calls → tool results → model, for capped rounds."""
 
 from __future__ import annotations
 

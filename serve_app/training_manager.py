@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import ray
@@ -78,7 +78,7 @@ class TrainingManager:
         ).remote(job_id)
         self._current = {
             "job_id": job_id,
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "job_dir": str(job_dir),
             "dataset": prepared.dataset_summary,
             "training_config": config.training.model_dump(),

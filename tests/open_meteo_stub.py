@@ -17,8 +17,17 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path == "/v1/search":
             city = CITIES.get(query.get("name", ""))
             body = (
-                {"results": [{"name": query["name"], "latitude": city[0], "longitude": city[1],
-                              "country": city[2], "timezone": "Asia/Shanghai"}]}
+                {
+                    "results": [
+                        {
+                            "name": query["name"],
+                            "latitude": city[0],
+                            "longitude": city[1],
+                            "country": city[2],
+                            "timezone": "Asia/Shanghai",
+                        }
+                    ]
+                }
                 if city
                 else {"generationtime_ms": 0.1}
             )
@@ -26,10 +35,18 @@ class _Handler(BaseHTTPRequestHandler):
             body = {
                 "latitude": float(query["latitude"]),
                 "longitude": float(query["longitude"]),
-                "current_units": {"temperature_2m": "°C", "relative_humidity_2m": "%",
-                                  "wind_speed_10m": "km/h"},
-                "current": {"time": "2024-01-20T10:30", "temperature_2m": 20.0,
-                            "relative_humidity_2m": 40, "wind_speed_10m": 7.5, "weather_code": 0},
+                "current_units": {
+                    "temperature_2m": "°C",
+                    "relative_humidity_2m": "%",
+                    "wind_speed_10m": "km/h",
+                },
+                "current": {
+                    "time": "2024-01-20T10:30",
+                    "temperature_2m": 20.0,
+                    "relative_humidity_2m": 40,
+                    "wind_speed_10m": 7.5,
+                    "weather_code": 0,
+                },
             }
         else:
             self.send_error(404)

@@ -24,7 +24,7 @@ def free_port() -> int:
 
 
 class ServeApp:
-    """`serve run` of serve_config.yaml with the app's config files and port swapped for the test's."""
+    """`serve run` of serve_config.yaml, with the config files and port swapped for the test's."""
 
     def __init__(self, workdir: Path, app_config: dict[str, Any]) -> None:
         self.workdir = workdir
@@ -44,9 +44,10 @@ class ServeApp:
         self.log_file = workdir / "serve.log"
 
     def start(self, timeout_s: float = 180.0) -> ServeApp:
-        env = {**os.environ, "RAY_DEDUP_LOGS": "0"}
+        # PYTHONPATH reaches every Ray worker, so tests can offer tools defined under tests/.
+        env = {**os.environ, "RAY_DEDUP_LOGS": "0", "PYTHONPATH": str(PROJECT_ROOT)}
         env.pop("RAY_ADDRESS", None)
-        self._log = open(self.log_file, "w")
+        self._log = open(self.log_file, "w")  # noqa: SIM115 (open while serve runs)
         self.process = subprocess.Popen(
             [str(Path(sys.executable).with_name("serve")), "run", str(self.serve_config_file)],
             cwd=PROJECT_ROOT,

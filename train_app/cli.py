@@ -1,4 +1,7 @@
-"""``python -m train_app``: generate data, train and evaluate without Serve, via the same TorchTrainer path."""
+"""``python -m train_app``: generate data, train and evaluate without Serve.
+
+It takes the same TorchTrainer code path as ``POST /training/start``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ import logging
 import shutil
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import ray
@@ -54,8 +56,9 @@ def watch(tracker: Any, done: threading.Event) -> None:
                 bar.total = snap["total_steps"]
             bar.n = snap["step"]
             loss = f"{snap['loss']:.4f}" if snap["loss"] is not None else "-"
-            bar.set_postfix_str(f"loss={loss} tok/s={snap['tokens_per_second'] or 0:.0f} "
-                                f"{snap['message'][:40]}")
+            bar.set_postfix_str(
+                f"loss={loss} tok/s={snap['tokens_per_second'] or 0:.0f} {snap['message'][:40]}"
+            )
             bar.refresh()
 
 
@@ -64,7 +67,9 @@ def train(args: argparse.Namespace) -> int:
     ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=args.verbose)
     jobs = JobStore(resolve_path(config.output.dir))
     job_id = new_job_id()
-    prepared = prepare_job(job_id, jobs.job_dir(job_id), config, args.dataset or config.data.dataset_path)
+    prepared = prepare_job(
+        job_id, jobs.job_dir(job_id), config, args.dataset or config.data.dataset_path
+    )
     print(f"job {job_id}: {prepared.dataset_summary}")
     tracker = ProgressTracker.options(
         name=prepared.spec.tracker_name, namespace=TRACKER_NAMESPACE
@@ -82,8 +87,10 @@ def train(args: argparse.Namespace) -> int:
     if outcome.get("error"):
         print(f"error: {outcome['error']}")
     for name, result in outcome["evaluation"].items():
-        print(f"tool-call accuracy {name}: {result['accuracy']:.3f} "
-              f"({result['correct']}/{result['total']})")
+        print(
+            f"tool-call accuracy {name}: {result['accuracy']:.3f} "
+            f"({result['correct']}/{result['total']})"
+        )
     if outcome["adapter_path"]:
         print(f"trained model: {outcome['adapter_path']}")
         if args.export:
@@ -92,7 +99,9 @@ def train(args: argparse.Namespace) -> int:
             shutil.copytree(outcome["adapter_path"], target)
             print(f"exported to {target}")
     summary = {"job_id": job_id, **{k: v for k, v in outcome.items()}}
-    (jobs.job_dir(job_id) / "cli_result.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+    (jobs.job_dir(job_id) / "cli_result.json").write_text(
+        json.dumps(summary, indent=2, ensure_ascii=False)
+    )
     return 0 if outcome["state"] == "succeeded" else 1
 
 
@@ -100,7 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train_app", description=__doc__)
     parser.add_argument("--config", default=DEFAULT_CONFIG_FILE, help="YAML config to start from")
     parser.add_argument(
-        "--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
         help="override one setting, e.g. --set training.num_epochs=5 (repeatable)",
     )
     parser.add_argument("--dataset", help="JSONL/JSON/Parquet dataset; default: generate one")

@@ -20,12 +20,10 @@ def normalize_arguments(arguments: Any) -> str:
 
 
 def first_turn(row: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The messages before the first assistant reply, and the calls that reply makes (maybe none)."""
+    """The messages before the first assistant reply, and the calls it makes (maybe none)."""
     messages = row["messages"]
     index = next(i for i, m in enumerate(messages) if m["role"] == "assistant")
-    calls = [
-        call.get("function", call) for call in (messages[index].get("tool_calls") or [])
-    ]
+    calls = [call.get("function", call) for call in (messages[index].get("tool_calls") or [])]
     return messages[:index], [{"name": c["name"], "arguments": c["arguments"]} for c in calls]
 
 
@@ -58,9 +56,7 @@ def evaluate_tool_calls(
             )
             for row, (prompt, _) in zip(chunk, turns, strict=True)
         ]
-        for (prompt, expected), result in zip(
-            turns, generate_batch(loaded, requests), strict=True
-        ):
+        for (prompt, expected), result in zip(turns, generate_batch(loaded, requests), strict=True):
             if isinstance(result, Exception):
                 raise result
             if call_matches(expected, result):

@@ -65,7 +65,10 @@ def prepare_job(
             f"training base model {base} has no config.json: set training.base_model_path to a "
             "full model folder"
         )
-    registry = ToolRegistry.from_config(config.tools)
+    # Generating data really runs the tools: file tools write into this job's own folder,
+    # never into the user's workspace.
+    generation_tools = config.tools.model_copy(update={"workspace_dir": str(job_dir / "workspace")})
+    registry = ToolRegistry.from_config(generation_tools)
     specs = registry.specs()
     if dataset_path:
         rows = check_dataset(resolve_path(dataset_path), specs)
@@ -73,7 +76,10 @@ def prepare_job(
         source = str(dataset_path)
     else:
         train, validation = generate_dataset(
-            specs, registry, config.data.num_generated_examples, config.data.validation_split,
+            specs,
+            registry,
+            config.data.num_generated_examples,
+            config.data.validation_split,
             config.data.seed,
         )
         source = "generated from the tool registry"
@@ -118,7 +124,9 @@ def export_model(checkpoint_dir: Path, prepared: PreparedJob, evaluation: dict) 
     staging = prepared.job_dir / ".adapter.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(
-        checkpoint_dir, staging, ignore=lambda _, names: [n for n in names if n in TRAINING_STATE_FILES]
+        checkpoint_dir,
+        staging,
+        ignore=lambda _, names: [n for n in names if n in TRAINING_STATE_FILES],
     )
     (staging / "training_config.json").write_text(
         json.dumps(prepared.config.training.model_dump(), indent=2)
@@ -147,7 +155,9 @@ def run_job(prepared: PreparedJob) -> dict[str, Any]:
         with result.checkpoint.as_directory() as folder:
             state = json.loads((Path(folder) / "trainer_state.json").read_text())
             outcome["evaluation"] = state.get("evaluation", {})
-            outcome["adapter_path"] = str(export_model(Path(folder), prepared, outcome["evaluation"]))
+            outcome["adapter_path"] = str(
+                export_model(Path(folder), prepared, outcome["evaluation"])
+            )
         outcome["checkpoint_path"] = result.checkpoint.path
     stopped = ray.get(tracker.should_stop.remote())
     outcome.update(state="stopped" if stopped else "succeeded", error=None)

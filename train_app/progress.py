@@ -58,7 +58,9 @@ class JobProgress:
         if self.state == "pending":
             self.state = "running"
         if self.state == "running":
-            self.message = f"训练进度: {self.progress:.0f}% (step {step}/{total_steps}, loss {loss:.4f})"
+            self.message = (
+                f"训练进度: {self.progress:.0f}% (step {step}/{total_steps}, loss {loss:.4f})"
+            )
         self.loss_history.append({"step": step, "loss": round(loss, 5)})
         del self.loss_history[:-MAX_HISTORY]
         self.updated_at = time.time()

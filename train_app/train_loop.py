@@ -81,7 +81,7 @@ def build_model(spec: WorkerSpec, device: torch.device) -> tuple[torch.nn.Module
 def plan_batches(
     lengths: list[int], training: TrainingConfig, epoch: int, rank: int, world: int
 ) -> list[list[int]]:
-    """This rank's micro-batches for one epoch; every rank gets the same count so DDP stays in step."""
+    """This rank's micro-batches for one epoch; equal counts on every rank keep DDP in step."""
     batches = length_grouped_batches(lengths, training.batch_size, training.seed + epoch)
     per_rank = len(batches) // world
     usable = per_rank - per_rank % training.gradient_accumulation_steps
@@ -93,8 +93,10 @@ def save_checkpoint(
 ) -> None:
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
-               folder / "optimizer.pt")
+    torch.save(
+        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+        folder / "optimizer.pt",
+    )
     (folder / STATE_FILE).write_text(json.dumps(state, ensure_ascii=False, indent=2))
 
 
@@ -112,9 +114,13 @@ def restore_checkpoint(folder: Path, model: torch.nn.Module, optimizer, schedule
 def evaluate(model: torch.nn.Module, tokenizer: Any, rows: list[dict], device) -> dict[str, Any]:
     tokenizer.padding_side = "left"
     loaded = LoadedModel(
-        model=model, tokenizer=tokenizer, model_path="(training)", base_model_name=None,
+        model=model,
+        tokenizer=tokenizer,
+        model_path="(training)",
+        base_model_name=None,
         model_type="LoRA" if isinstance(model, PeftModel) else "full",
-        device=str(device), dtype=str(next(model.parameters()).dtype),
+        device=str(device),
+        dtype=str(next(model.parameters()).dtype),
     )
     model.eval()
     try:
@@ -147,7 +153,9 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     torch.manual_seed(training.seed)
 
     model, tokenizer = build_model(spec, device)
-    examples = [tokenize_row(tokenizer, row, training.max_length) for row in read_jsonl(spec.train_file)]
+    examples = [
+        tokenize_row(tokenizer, row, training.max_length) for row in read_jsonl(spec.train_file)
+    ]
     lengths = [len(e["input_ids"]) for e in examples]
     micro_per_epoch = len(plan_batches(lengths, training, 0, rank, world))
     steps_per_epoch = micro_per_epoch // training.gradient_accumulation_steps
@@ -163,12 +171,13 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     core = model.module if hasattr(model, "module") else model
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad],
-        lr=training.learning_rate, weight_decay=training.weight_decay,
+        lr=training.learning_rate,
+        weight_decay=training.weight_decay,
     )
     scheduler = get_cosine_schedule_with_warmup(
         optimizer, int(training.warmup_ratio * total_steps), total_steps
     )
-    state: dict[str, Any] = {"step": 0, "evaluation": {}}
+    state: dict[str, Any] = {"step": 0, "evaluation": {}, "tokens": 0, "train_seconds": 0.0}
     checkpoint = ray.train.get_checkpoint()
     if checkpoint:
         with checkpoint.as_directory() as folder:
@@ -186,7 +195,12 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         tracker.set_state.remote("running", "training")
 
     def checkpoint_and_report(final: bool) -> None:
-        metrics = {"step": state["step"], "loss": state.get("loss"), "final": final}
+        metrics = {
+            "step": state["step"],
+            "loss": state.get("loss"),
+            "final": final,
+            "tokens_per_second": state["tokens"] * world / max(state["train_seconds"], 1e-9),
+        }
         if rank != 0:
             ray.train.report(metrics)
             return
@@ -197,6 +211,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     model.train()
     tokenizer.padding_side = "right"
     step = state["step"]
+    # Wall time of the loop, checkpoints and progress messages included: the honest throughput.
+    loop_started, seconds_before = time.perf_counter(), state["train_seconds"]
     start_epoch, done_in_epoch = divmod(step, steps_per_epoch)
     for epoch in range(start_epoch, training.num_epochs):
         micro_batches = plan_batches(lengths, training, epoch, rank, world)
@@ -218,11 +234,17 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             step += 1
             elapsed = time.perf_counter() - step_started
             state.update(step=step, epoch=epoch, loss=accumulated_loss)
+            state["tokens"] += tokens
+            state["train_seconds"] = seconds_before + time.perf_counter() - loop_started
             if tracker and rank == 0:
                 tracker.record_step.remote(
-                    step=step, total_steps=total_steps, epoch=epoch, loss=accumulated_loss,
+                    step=step,
+                    total_steps=total_steps,
+                    epoch=epoch,
+                    loss=accumulated_loss,
                     learning_rate=scheduler.get_last_lr()[0],
-                    tokens_per_second=tokens * world / elapsed, seconds_per_step=elapsed,
+                    tokens_per_second=tokens * world / elapsed,
+                    seconds_per_step=elapsed,
                 )
             stop = _any_rank(bool(tracker and ray.get(tracker.should_stop.remote())), world)
             if stop:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, HTTPException
 
 from configs.settings import AppConfig
-from serve_app.backends import Backends, get_backends
+from serve_app.backends import Backends, BackendsDep
 from serve_app.generation import GenerationRequest
 from serve_app.schemas import (
     ChatRequest,
@@ -36,8 +36,8 @@ def check_limits(messages: list[dict[str, Any]], options: GenerationOptions, con
             )
     if options.max_length is not None and options.max_length > config.model.max_length:
         raise HTTPException(
-            400, f"max_length: {options.max_length} exceeds model.max_length "
-            f"{config.model.max_length}"
+            400,
+            f"max_length: {options.max_length} exceeds model.max_length {config.model.max_length}",
         )
 
 
@@ -93,7 +93,7 @@ async def chat_turn(
 
 
 @router.post("/chat", response_model=ChatResponse)
-async def chat(body: ChatRequest, backends: Backends = Depends(get_backends)) -> ChatResponse:
+async def chat(body: ChatRequest, backends: BackendsDep) -> ChatResponse:
     """Answer a conversation; with ``use_tools`` the model's tool calls are executed first."""
     messages = [m.model_dump(exclude_none=True) for m in body.messages]
     turn = await chat_turn(messages, body, body.use_tools, backends)
@@ -112,9 +112,7 @@ async def chat(body: ChatRequest, backends: Backends = Depends(get_backends)) ->
 
 
 @router.post("/chat/simple", response_model=SimpleChatResponse)
-async def chat_simple(
-    body: SimpleChatRequest, backends: Backends = Depends(get_backends)
-) -> SimpleChatResponse:
+async def chat_simple(body: SimpleChatRequest, backends: BackendsDep) -> SimpleChatResponse:
     """One user text → tool calls → tool results → final answer."""
     turn = await chat_turn([{"role": "user", "content": body.text}], body, True, backends)
     return SimpleChatResponse(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from serve_app.backends import Backends, get_backends
+from serve_app.backends import BackendsDep
 from serve_app.routes.training import status_from_record
 from serve_app.schemas import HealthResponse, StatusResponse, TrainingStatusSummary, now_iso
 
@@ -19,7 +19,7 @@ async def root() -> dict[str, str]:
 
 
 @router.get("/health", response_model=HealthResponse)
-async def health(backends: Backends = Depends(get_backends)) -> HealthResponse:
+async def health(backends: BackendsDep) -> HealthResponse:
     return HealthResponse(
         status="healthy",
         timestamp=now_iso(),
@@ -29,7 +29,7 @@ async def health(backends: Backends = Depends(get_backends)) -> HealthResponse:
 
 
 @router.get("/status", response_model=StatusResponse)
-async def status(backends: Backends = Depends(get_backends)) -> StatusResponse:
+async def status(backends: BackendsDep) -> StatusResponse:
     info = await backends.model_info()
     training = status_from_record(await backends.call_training("status"))
     return StatusResponse(

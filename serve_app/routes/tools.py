@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, HTTPException
 
-from serve_app.backends import Backends, get_backends
+from serve_app.backends import BackendsDep
 from serve_app.errors import STATUS_BY_TOOL_ERROR
 from serve_app.schemas import (
     ToolExecuteRequest,
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/tools", tags=["tools"])
 
 
 @router.get("", response_model=ToolsResponse)
-async def list_tools(backends: Backends = Depends(get_backends)) -> ToolsResponse:
+async def list_tools(backends: BackendsDep) -> ToolsResponse:
     specs = await backends.tool_specs()
     return ToolsResponse(
         tools=[spec["name"] for spec in specs],
@@ -27,13 +27,13 @@ async def list_tools(backends: Backends = Depends(get_backends)) -> ToolsRespons
 
 
 @router.post("/execute", response_model=ToolExecuteResponse)
-async def execute_tool(
-    body: ToolExecuteRequest, backends: Backends = Depends(get_backends)
-) -> ToolExecuteResponse:
+async def execute_tool(body: ToolExecuteRequest, backends: BackendsDep) -> ToolExecuteResponse:
     outcome = await backends.execute_tool(body.tool_name, body.arguments)
     if not outcome["ok"]:
         raise HTTPException(STATUS_BY_TOOL_ERROR[outcome["error_kind"]], outcome["error"])
     return ToolExecuteResponse(
-        tool_name=body.tool_name, arguments=body.arguments, result=outcome["result"],
+        tool_name=body.tool_name,
+        arguments=body.arguments,
+        result=outcome["result"],
         timestamp=now_iso(),
     )

@@ -1,4 +1,4 @@
-"""An app started without a model answers 404 where a model is needed, then loads one at run time."""
+"""An app started without a model answers 404 where one is needed, then loads one at run time."""
 
 from __future__ import annotations
 

@@ -19,8 +19,10 @@ ROW = {
             "role": "assistant",
             "content": "",
             "tool_calls": [
-                {"type": "function",
-                 "function": {"name": "calculate", "arguments": {"expression": "15 * 23"}}}
+                {
+                    "type": "function",
+                    "function": {"name": "calculate", "arguments": {"expression": "15 * 23"}},
+                }
             ],
         },
         {"role": "tool", "name": "calculate", "content": "345"},
@@ -34,7 +36,13 @@ def test_only_assistant_tokens_carry_loss(tiny_model_dir):
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     example = tokenize_row(tokenizer, ROW, max_length=4096)
-    learned = tokenizer.decode([t for t, lab in zip(example["input_ids"], example["labels"]) if lab != IGNORE_INDEX])
+    learned = tokenizer.decode(
+        [
+            t
+            for t, lab in zip(example["input_ids"], example["labels"], strict=True)
+            if lab != IGNORE_INDEX
+        ]
+    )
     assert '"calculate"' in learned and "345。" in learned
     assert "计算" not in learned  # the user's words are context, not targets
     assert "<tool_response>" not in learned
@@ -59,7 +67,10 @@ def test_length_grouping_covers_every_example_once_and_pads_less():
 
 def test_collate_right_pads_and_masks():
     batch = collate(
-        [{"input_ids": [5, 6, 7], "labels": [IGNORE_INDEX, 6, 7]}, {"input_ids": [8], "labels": [8]}],
+        [
+            {"input_ids": [5, 6, 7], "labels": [IGNORE_INDEX, 6, 7]},
+            {"input_ids": [8], "labels": [8]},
+        ],
         pad_token_id=0,
     )
     assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]

@@ -7,8 +7,13 @@ from train_app.progress import JobProgress
 
 def record(progress: JobProgress, step: int, total: int = 10, loss: float = 1.0) -> None:
     progress.record_step(
-        step=step, total_steps=total, epoch=0, loss=loss, learning_rate=1e-4,
-        tokens_per_second=500.0, seconds_per_step=2.0,
+        step=step,
+        total_steps=total,
+        epoch=0,
+        loss=loss,
+        learning_rate=1e-4,
+        tokens_per_second=500.0,
+        seconds_per_step=2.0,
     )
 
 

@@ -25,8 +25,14 @@ def scripted(*replies: GenerationResult):
 
 async def execute(calls):
     return [
-        {"name": n, "arguments": a, "ok": n == "calculate", "result": 345 if n == "calculate" else None,
-         "error": None if n == "calculate" else "boom", "error_kind": None if n == "calculate" else "tool_error"}
+        {
+            "name": n,
+            "arguments": a,
+            "ok": n == "calculate",
+            "result": 345 if n == "calculate" else None,
+            "error": None if n == "calculate" else "boom",
+            "error_kind": None if n == "calculate" else "tool_error",
+        }
         for n, a in calls
     ]
 
@@ -36,7 +42,9 @@ def test_tool_results_go_back_to_the_model_as_tool_messages():
         reply(calls=[{"name": "calculate", "arguments": {"expression": "15*23"}}]),
         reply("15 * 23 = 345"),
     )
-    result = asyncio.run(run_tool_loop([{"role": "user", "content": "15*23?"}], generate, execute, 3))
+    result = asyncio.run(
+        run_tool_loop([{"role": "user", "content": "15*23?"}], generate, execute, 3)
+    )
     assert result.rounds == 1
     assert result.tool_results == [345]
     assert result.last.content == "15 * 23 = 345"

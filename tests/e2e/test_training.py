@@ -1,0 +1,203 @@
+"""Training over HTTP against the real app: refusals, progress, stop, finish, evaluation, serving.
+
+The base is the shipped tool-calling model; the app also offers `track_order`, a tool that model
+has never seen, so a short LoRA job has something real to teach and accuracy can rise.
+Bad inputs tried: config_updates of a wrong type, an unknown field and an out-of-range value, a
+missing dataset file, a dataset with bad rows, a second start while a job runs, stop with no job,
+an unknown job id.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from configs.settings import resolve_path
+from tests.serve_process import ServeApp
+
+pytestmark = pytest.mark.slow
+
+SHIPPED_MODEL = resolve_path("models/tiny-qwen2-tools")
+SHORT_JOB = {
+    "num_epochs": 1,
+    "batch_size": 8,
+    "learning_rate": 0.002,
+    "lora_r": 16,
+    "eval_max_examples": 24,
+    "checkpoint_every_steps": 10,
+}
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("training")
+    config = {
+        "model": {"model_path": str(SHIPPED_MODEL)},
+        "data": {"num_generated_examples": 160, "seed": 1},
+        "output": {"dir": str(workdir / "runs")},
+        "tools": {
+            "workspace_dir": str(workdir / "workspace"),
+            "functions": [
+                "tools.builtin.calculator:calculate",
+                "tools.builtin.clock:get_current_time",
+                "tests.order_tools:track_order",
+            ],
+        },
+    }
+    serve_app = ServeApp(workdir, config).start()
+    try:
+        yield serve_app
+    finally:
+        serve_app.stop()
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    with httpx.Client(base_url=app.url, timeout=120) as http:
+        yield http
+
+
+def wait_for(client: httpx.Client, predicate, timeout_s: float = 300.0) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = client.get("/training/status").json()
+        if predicate(status):
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"condition not reached in {timeout_s}s; last status {status}")
+
+
+def test_no_job_yet(client):
+    status = client.get("/training/status").json()
+    assert status["is_training"] is False and status["progress"] == 0
+    assert client.post("/training/stop").status_code == 404
+    assert client.get("/training/jobs").json() == []
+    assert client.get("/training/jobs/job-nope").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"config_updates": {"batch_size": "eight"}}, "batch_size"),
+        ({"config_updates": {"not_a_field": 1}}, "not_a_field"),
+        ({"config_updates": {"learning_rate": -1}}, "learning_rate"),
+        ({"dataset_path": "/no/such/dataset.jsonl"}, "dataset.jsonl"),
+    ],
+)
+def test_refused_start_leaves_no_job(client, body, needle):
+    response = client.post("/training/start", json=body)
+    assert response.status_code == 400, response.text
+    assert needle in response.json()["detail"]
+    assert client.get("/training/jobs").json() == []
+
+
+def test_invalid_dataset_rows_are_listed_and_nothing_starts(client, app):
+    bad = app.workdir / "bad.jsonl"
+    good_row = {
+        "messages": [
+            {"role": "user", "content": "6*7?"},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {
+                        "type": "function",
+                        "function": {"name": "calculate", "arguments": {"expression": "6*7"}},
+                    }
+                ],
+            },
+        ]
+    }
+    lines = [
+        json.dumps(good_row),
+        "{not json",
+        json.dumps({"messages": [{"role": "wizard", "content": "x"}]}),
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": "x"},
+                    {
+                        "role": "assistant",
+                        "content": "",
+                        "tool_calls": [
+                            {
+                                "type": "function",
+                                "function": {"name": "calculate", "arguments": {"expression": 42}},
+                            }
+                        ],
+                    },
+                ]
+            }
+        ),
+    ]
+    bad.write_text("\n".join(lines) + "\n")
+    response = client.post("/training/start", json={"dataset_path": str(bad)})
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert "line 2" in detail and "line 3" in detail and "line 4" in detail
+    assert client.get("/training/jobs").json() == []
+
+
+def test_stop_keeps_last_checkpoint(client):
+    long_job = {**SHORT_JOB, "num_epochs": 50, "eval_max_examples": 0}
+    started = client.post("/training/start", json={"config_updates": long_job})
+    assert started.status_code == 200, started.text
+    job_id = started.json()["job_id"]
+    assert client.post("/training/start", json={}).status_code == 409
+    running = wait_for(client, lambda s: s["step"] >= 3)
+    assert running["is_training"] is True and running["state"] == "running"
+    assert running["loss"] is not None and running["tokens_per_second"] > 0
+    assert running["total_steps"] > running["step"]
+    assert client.post("/training/stop").status_code == 200
+    stopped = wait_for(client, lambda s: s["state"] in ("stopped", "failed"), timeout_s=120)
+    assert stopped["state"] == "stopped", stopped
+    assert stopped["step"] < stopped["total_steps"]
+    assert Path(stopped["checkpoint_path"]).is_dir()
+    assert (Path(stopped["adapter_path"]) / "adapter_model.safetensors").is_file()
+    record = client.get(f"/training/jobs/{job_id}").json()
+    assert record["progress"]["state"] == "stopped"
+
+
+def test_finished_job_beats_base_and_its_adapter_serves(client):
+    started = client.post("/training/start", json={"config_updates": SHORT_JOB})
+    assert started.status_code == 200, started.text
+    progress_seen = []
+    done = wait_for(
+        client,
+        lambda s: progress_seen.append(s["progress"]) or s["state"] in ("succeeded", "failed"),
+        timeout_s=600,
+    )
+    assert done["state"] == "succeeded", done
+    assert done["progress"] == 100 and len(done["loss_history"]) >= 1
+    assert sorted(progress_seen) == progress_seen  # progress only rises
+    before, after = done["evaluation"]["before"], done["evaluation"]["after"]
+    assert after["accuracy"] > before["accuracy"], done["evaluation"]
+
+    adapter = Path(done["adapter_path"])
+    for name in (
+        "adapter_config.json",
+        "training_config.json",
+        "dataset_summary.json",
+        "evaluation.json",
+    ):
+        assert (adapter / name).is_file(), name
+    loaded = client.post("/model/load", json={"model_path": str(adapter)})
+    assert loaded.status_code == 200, loaded.text
+    assert client.get("/model/info").json()["model_type"] == "LoRA"
+    answer = client.post("/chat/simple", json={"text": "计算 15 * 23 的结果"}).json()
+    assert [call["name"] for call in answer["tool_calls"]] == ["calculate"], answer
+    assert answer["tool_results"] == [345]
+    assert len(client.get("/training/jobs").json()) == 2
+
+
+def test_two_workers_train_with_ddp(client):
+    job = {**SHORT_JOB, "num_workers": 2, "cpus_per_worker": 0.5, "eval_max_examples": 0}
+    started = client.post("/training/start", json={"config_updates": job})
+    assert started.status_code == 200, started.text
+    done = wait_for(client, lambda s: s["state"] in ("succeeded", "failed"), timeout_s=600)
+    assert done["state"] == "succeeded", done
+    assert done["step"] == done["total_steps"] > 0
