@@ -30,6 +30,8 @@ class ServeApp:
         self.workdir = workdir
         self.config_file = workdir / "config.yaml"
         self.overrides_file = workdir / "overrides.yaml"
+        # Jobs, checkpoints and config updates of a test stay in its own folder.
+        app_config = {"output": {"dir": str(workdir / "runs")}, **app_config}
         self.config_file.write_text(yaml.safe_dump(app_config, allow_unicode=True))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
