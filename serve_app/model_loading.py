@@ -96,6 +96,10 @@ def load_model(
     adapter_config_file = folder / "adapter_config.json"
 
     if adapter_config_file.exists():
+        if not (folder / "adapter_model.safetensors").is_file():
+            raise ModelLoadError(
+                f"{folder} has no adapter_model.safetensors: only safetensors adapters are loaded"
+            )
         adapter_config = json.loads(adapter_config_file.read_text(encoding="utf-8"))
         base = base_model_name or adapter_config.get("base_model_name_or_path")
         if not base:

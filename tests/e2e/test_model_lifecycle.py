@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from tests.serve_process import ServeApp
@@ -11,15 +10,14 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory, tiny_model_dir):
+def app(tmp_path_factory, tiny_model_dir):
     workdir = tmp_path_factory.mktemp("no_model")
     config = {"model": {"model_path": str(tiny_model_dir), "load_on_start": False}}
-    app = ServeApp(workdir, config).start()
+    serve_app = ServeApp(workdir, config).start()
     try:
-        with httpx.Client(base_url=app.url, timeout=120) as http:
-            yield http
+        yield serve_app
     finally:
-        app.stop()
+        serve_app.stop()
 
 
 def test_no_model_loaded_is_404_not_500(client):

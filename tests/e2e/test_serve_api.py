@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import shutil
 
-import httpx
 import pytest
 
-from tests.open_meteo_stub import OpenMeteoStub
+from tests.json_stub import JsonStub
+from tests.open_meteo_stub import open_meteo
 from tests.serve_process import ServeApp
 
 pytestmark = pytest.mark.slow
@@ -25,14 +25,14 @@ def app(tmp_path_factory, tiny_model_dir):
     (workdir / "workspace").mkdir()
     (workdir / "workspace" / "notes.txt").write_text("hello workspace")
     (workdir / "secret.txt").write_text("outside")
-    with OpenMeteoStub() as weather:
+    with JsonStub(open_meteo) as weather:
         config = {
             "model": {"model_path": str(tiny_model_dir)},
             "generation": {"max_new_tokens": 24},
             "tools": {
                 "workspace_dir": str(workdir / "workspace"),
-                "weather_geocoding_url": weather.geocoding_url,
-                "weather_forecast_url": weather.forecast_url,
+                "weather_geocoding_url": f"{weather.url}/v1/search",
+                "weather_forecast_url": f"{weather.url}/v1/forecast",
             },
         }
         serve_app = ServeApp(workdir, config).start()
@@ -40,12 +40,6 @@ def app(tmp_path_factory, tiny_model_dir):
             yield serve_app
         finally:
             serve_app.stop()
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    with httpx.Client(base_url=app.url, timeout=120) as http:
-        yield http
 
 
 def test_root_health_and_status(client, tiny_model_dir):

@@ -55,12 +55,6 @@ def app(tmp_path_factory):
         serve_app.stop()
 
 
-@pytest.fixture(scope="module")
-def client(app):
-    with httpx.Client(base_url=app.url, timeout=120) as http:
-        yield http
-
-
 def wait_for(client: httpx.Client, predicate, timeout_s: float = 300.0) -> dict:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -163,7 +157,8 @@ def test_stop_keeps_last_checkpoint(client):
 
 
 def test_finished_job_beats_base_and_its_adapter_serves(client):
-    started = client.post("/training/start", json={"config_updates": SHORT_JOB})
+    job = {**SHORT_JOB, "auto_load_adapter": True}
+    started = client.post("/training/start", json={"config_updates": job})
     assert started.status_code == 200, started.text
     progress_seen = []
     done = wait_for(
@@ -185,8 +180,11 @@ def test_finished_job_beats_base_and_its_adapter_serves(client):
         "evaluation.json",
     ):
         assert (adapter / name).is_file(), name
-    loaded = client.post("/model/load", json={"model_path": str(adapter)})
-    assert loaded.status_code == 200, loaded.text
+    # training.auto_load_adapter: the replica swaps to the adapter without a restart.
+    deadline = time.monotonic() + 60
+    while client.get("/model/info").json()["model_path"] != str(adapter):
+        assert time.monotonic() < deadline, "the trained adapter was not loaded"
+        time.sleep(0.5)
     assert client.get("/model/info").json()["model_type"] == "LoRA"
     answer = client.post("/chat/simple", json={"text": "计算 15 * 23 的结果"}).json()
     assert [call["name"] for call in answer["tool_calls"]] == ["calculate"], answer

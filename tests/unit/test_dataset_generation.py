@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from configs.settings import ToolsConfig
-from tests.open_meteo_stub import OpenMeteoStub
+from tests.json_stub import JsonStub
+from tests.open_meteo_stub import open_meteo
 from tools.builtin.calculator import calculate
 from tools.registry import ToolRegistry
 from tools.tool_spec import tool_from_function
@@ -199,11 +200,11 @@ def test_reads_find_what_the_write_rows_wrote(dataset):
 
 
 def test_weather_answer_reports_the_real_result_in_the_users_language(tmp_path):
-    with OpenMeteoStub() as stub:
+    with JsonStub(open_meteo) as stub:
         config = ToolsConfig(
             workspace_dir=str(tmp_path),
-            weather_geocoding_url=stub.geocoding_url,
-            weather_forecast_url=stub.forecast_url,
+            weather_geocoding_url=f"{stub.url}/v1/search",
+            weather_forecast_url=f"{stub.url}/v1/forecast",
         )
         registry = ToolRegistry.from_config(config)
         weather = [spec for spec in registry.specs() if spec.name == "get_weather"]

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from configs.settings import ToolsConfig
+from tests.json_stub import JsonStub
 from tools.builtin.search import web_search
 from tools.errors import ToolInputError, ToolUnavailableError
 
@@ -21,35 +18,23 @@ RESULTS = [
 ]
 
 
-class SearxHandler(BaseHTTPRequestHandler):
-    queries: list[dict[str, str]] = []
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        url = urlparse(self.path)
-        query = {key: values[0] for key, values in parse_qs(url.query).items()}
-        self.queries.append(query)
-        body = {"query": query["q"], "results": RESULTS} if url.path == "/search" else {"x": 1}
-        payload = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
+def searx(path: str, query: dict[str, str]) -> tuple[int, object]:
+    return 200, {"query": query["q"], "results": RESULTS} if path == "/search" else {"x": 1}
 
 
 @pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SearxHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def stub() -> Iterator[JsonStub]:
+    with JsonStub(searx) as server:
+        yield server
 
 
-def test_returns_the_first_results_as_title_url_snippet(base_url):
+@pytest.fixture
+def base_url(stub: JsonStub) -> str:
+    stub.requests.clear()
+    return stub.url
+
+
+def test_returns_the_first_results_as_title_url_snippet(base_url, stub):
     config = ToolsConfig(search_url=f"{base_url}/search", max_search_results=3)
     answer = web_search("ray serve 教程", config=config)
     assert answer["query"] == "ray serve 教程"
@@ -57,7 +42,7 @@ def test_returns_the_first_results_as_title_url_snippet(base_url):
         {"title": f"Ray result {i}", "url": f"https://example.org/{i}", "snippet": f"snippet {i}"}
         for i in range(3)
     ]
-    assert SearxHandler.queries[-1] == {"q": "ray serve 教程", "format": "json"}
+    assert stub.requests[-1] == ("/search", {"q": "ray serve 教程", "format": "json"})
 
 
 def test_without_search_url_it_says_what_to_configure():

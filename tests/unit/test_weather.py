@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from configs.settings import ToolsConfig
+from tests.json_stub import JsonStub
 from tools.builtin.weather import get_weather
 from tools.errors import ToolInputError, ToolUnavailableError
 
@@ -35,50 +32,32 @@ CURRENT = {
 UNITS = {"temperature_2m": "°C", "relative_humidity_2m": "%", "wind_speed_10m": "km/h"}
 
 
-class OpenMeteoHandler(BaseHTTPRequestHandler):
-    requests: list[tuple[str, dict[str, str]]] = []
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        url = urlparse(self.path)
-        query = {key: values[0] for key, values in parse_qs(url.query).items()}
-        self.requests.append((url.path, query))
-        if url.path == "/geo":
-            place = PLACES.get(query.get("name", ""))
-            self._answer(200, {"results": [place]} if place else {"generationtime_ms": 0.1})
-        elif url.path == "/forecast":
-            self._answer(200, {"current_units": UNITS, "current": CURRENT})
-        elif url.path == "/broken":
-            self._answer(500, {"error": True})
-        elif url.path == "/html":
-            self._answer(200, "<html>not json</html>")
-        elif url.path == "/slow":
-            time.sleep(0.8)
-            self._answer(200, {})
-        else:
-            self._answer(404, {})
-
-    def _answer(self, status: int, body: object) -> None:
-        payload = (body if isinstance(body, str) else json.dumps(body)).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-        except ConnectionError:
-            pass  # the client timed out first, as /slow intends
-
-    def log_message(self, *args: object) -> None:
-        pass
+def open_meteo(path: str, query: dict[str, str]) -> tuple[int, object]:
+    if path == "/geo":
+        place = PLACES.get(query.get("name", ""))
+        return 200, {"results": [place]} if place else {"generationtime_ms": 0.1}
+    if path == "/forecast":
+        return 200, {"current_units": UNITS, "current": CURRENT}
+    if path == "/broken":
+        return 500, {"error": True}
+    if path == "/html":
+        return 200, "<html>not json</html>"
+    if path == "/slow":
+        time.sleep(0.8)
+        return 200, {}
+    return 404, {}
 
 
 @pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), OpenMeteoHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def stub() -> Iterator[JsonStub]:
+    with JsonStub(open_meteo) as server:
+        yield server
+
+
+@pytest.fixture
+def base_url(stub: JsonStub) -> str:
+    stub.requests.clear()
+    return stub.url
 
 
 def config_for(geocoding: str, forecast: str) -> ToolsConfig:
@@ -93,8 +72,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_reports_current_weather_in_open_meteo_terms(base_url):
-    OpenMeteoHandler.requests.clear()
+def test_reports_current_weather_in_open_meteo_terms(base_url, stub):
     result = get_weather("北京", config=config_for(f"{base_url}/geo", f"{base_url}/forecast"))
     assert result["location"] == "北京, 中国"
     assert result["temperature"] == "20.1°C"
@@ -103,7 +81,7 @@ def test_reports_current_weather_in_open_meteo_terms(base_url):
     assert result["wind_speed"] == "7.5 km/h"
     assert result["time"] == "2024-01-20T10:30"
     assert result["timezone"] == "Asia/Shanghai"
-    (geo_path, geo), (forecast_path, forecast) = OpenMeteoHandler.requests
+    (geo_path, geo), (forecast_path, forecast) = stub.requests
     assert geo_path == "/geo" and geo["name"] == "北京" and geo["count"] == "1"
     assert geo["language"] == "zh"
     assert forecast_path == "/forecast"
