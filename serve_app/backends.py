@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -35,6 +36,14 @@ class Backends:
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         return await self._call(self.model, "generate", request)
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+        """Text pieces of one reply from the model replica, as they are decoded."""
+        try:
+            async for piece in self.model.options(stream=True).generate_stream.remote(request):
+                yield piece
+        except Exception as error:
+            raise _original(error) from None
 
     async def load_model(self, model_path: str, base_model_name: str | None) -> dict[str, Any]:
         return await self._call(self.model, "load", model_path, base_model_name)

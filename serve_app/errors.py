@@ -1,14 +1,21 @@
-"""One place that maps core exceptions to HTTP status codes with ``{"detail": ...}`` bodies."""
+"""One place that maps exceptions to HTTP answers.
+
+The REST API answers ``{"detail": ...}``; the OpenAI-compatible ``/v1`` routes answer OpenAI's
+``{"error": {"message", "type", "param", "code"}}`` so that OpenAI clients raise the right errors.
+"""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from configs.store import ConfigError
 from serve_app.generation import PromptTooLongError
 from serve_app.model_loading import ModelLoadError, ModelPathNotFoundError
 from serve_app.model_server import NoModelLoadedError
+from serve_app.openai_compat import OpenAIError
 from serve_app.training_manager import JobNotFoundError, TrainingConflictError
 from train_app.dataset_validation import DatasetError
 from train_app.job_runner import TrainingSetupError
@@ -35,11 +42,46 @@ STATUS_BY_TOOL_ERROR = {
     "timeout": 504,
 }
 
+OPENAI_ERROR_TYPES = {
+    400: "invalid_request_error",
+    404: "not_found_error",
+    409: "conflict_error",
+    422: "invalid_request_error",
+}
+
+
+def error_response(
+    request: Request, status: int, message: str, param: str | None = None, code: str | None = None
+) -> JSONResponse:
+    if request.url.path.startswith("/v1/"):
+        error = {
+            "message": message,
+            "type": OPENAI_ERROR_TYPES.get(status, "api_error"),
+            "param": param,
+            "code": code,
+        }
+        return JSONResponse(status_code=status, content={"error": error})
+    return JSONResponse(status_code=status, content={"detail": message})
+
+
+async def _openai_error(request: Request, error: OpenAIError) -> JSONResponse:
+    return error_response(request, error.status, str(error), error.param, error.code)
+
+
+async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    if not request.url.path.startswith("/v1/"):
+        return await request_validation_exception_handler(request, error)
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"] if part != "body")
+    return error_response(request, 400, f"{field}: {first['msg']}", field or None)
+
 
 def add_error_handlers(app: FastAPI) -> None:
     for exception_type, status in STATUS_BY_EXCEPTION:
 
-        async def handler(_: Request, error: Exception, status: int = status) -> JSONResponse:
-            return JSONResponse(status_code=status, content={"detail": str(error)})
+        async def handler(request: Request, error: Exception, status: int = status) -> JSONResponse:
+            return error_response(request, status, str(error))
 
         app.add_exception_handler(exception_type, handler)
+    app.add_exception_handler(OpenAIError, _openai_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
 import torch
+from transformers import TextIteratorStreamer
 
 from serve_app.model_loading import LoadedModel
 from tools.tool_calls import parse_tool_calls
@@ -27,6 +30,10 @@ class GenerationRequest:
     max_length: int = 2048
     temperature: float = 0.0
     top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    # Text the reply must start with (e.g. '<tool_call>' to force a call); part of the result.
+    prefill: str = ""
 
 
 @dataclass
@@ -45,7 +52,7 @@ def render_prompt(loaded: LoadedModel, request: GenerationRequest) -> list[int]:
     text = loaded.tokenizer.apply_chat_template(
         request.messages, tools=request.tools or None, add_generation_prompt=True, tokenize=False
     )
-    ids = loaded.tokenizer(text, add_special_tokens=False)["input_ids"]
+    ids = loaded.tokenizer(text + request.prefill, add_special_tokens=False)["input_ids"]
     if len(ids) >= request.max_length:
         raise PromptTooLongError(
             f"the prompt has {len(ids)} tokens, which leaves nothing to generate within "
@@ -54,11 +61,16 @@ def render_prompt(loaded: LoadedModel, request: GenerationRequest) -> list[int]:
     return ids
 
 
-def _sampling_key(request: GenerationRequest) -> tuple[float, float]:
-    """Requests that decode alike share one generate call; greedy ignores top_p."""
+def _sampling_key(request: GenerationRequest) -> tuple[float, float, int]:
+    """Requests that decode alike share one generate call; greedy ignores top_p and seed.
+
+    A seed makes sampling repeatable for the same batch composition; requests with different
+    seeds go to different generate calls.
+    """
     if request.temperature == 0:
-        return (0.0, 1.0)
-    return (request.temperature, request.top_p)
+        return (0.0, 1.0, -1)
+    seed = -1 if request.seed is None else request.seed
+    return (request.temperature, request.top_p, seed)
 
 
 def _eos_ids(loaded: LoadedModel) -> set[int]:
@@ -69,13 +81,24 @@ def _eos_ids(loaded: LoadedModel) -> set[int]:
 
 
 def _finish(
-    loaded: LoadedModel, new_ids: list[int], budget: int, eos_ids: set[int], prompt_len: int
+    loaded: LoadedModel,
+    request: GenerationRequest,
+    new_ids: list[int],
+    budget: int,
+    eos_ids: set[int],
+    prompt_len: int,
 ) -> GenerationResult:
     new_ids = new_ids[:budget]
     stop_at = next((i for i, tok in enumerate(new_ids) if tok in eos_ids), None)
     finish_reason = "length" if stop_at is None else "stop"
     kept = new_ids if stop_at is None else new_ids[:stop_at]
-    text = loaded.tokenizer.decode(kept, skip_special_tokens=True)
+    text = request.prefill + loaded.tokenizer.decode(kept, skip_special_tokens=True)
+    cut = min(
+        (i for i in (text.find(s, len(request.prefill)) for s in request.stop) if i >= 0),
+        default=None,
+    )
+    if cut is not None:
+        text, finish_reason = text[:cut], "stop"
     parsed = parse_tool_calls(text)
     if parsed.tool_calls and finish_reason == "stop":
         finish_reason = "tool_calls"
@@ -114,12 +137,14 @@ def generate_batch(
         batch = loaded.tokenizer.pad(
             {"input_ids": [prompts[i] for i in indices]}, padding=True, return_tensors="pt"
         ).to(loaded.device)
-        temperature, top_p = key
+        temperature, top_p, seed = key
         sampling = (
             {"do_sample": True, "temperature": temperature, "top_p": top_p}
             if temperature > 0
             else {"do_sample": False}
         )
+        if seed >= 0:
+            torch.manual_seed(seed)
         output = loaded.model.generate(
             **batch,
             max_new_tokens=max(budgets.values()),
@@ -130,6 +155,44 @@ def generate_batch(
         prompt_width = batch["input_ids"].shape[1]
         for row, i in enumerate(indices):
             new_ids = output[row, prompt_width:].tolist()
-            results[i] = _finish(loaded, new_ids, budgets[i], eos_ids, len(prompts[i]))
+            results[i] = _finish(loaded, requests[i], new_ids, budgets[i], eos_ids, len(prompts[i]))
     logger.debug("generated a batch of %d requests", len(requests))
     return results
+
+
+def stream_generate(loaded: LoadedModel, request: GenerationRequest) -> Iterator[str]:
+    """Yield decoded text pieces of one request as they are produced (unbatched).
+
+    The prefill is yielded first so that a stream and a plain reply carry the same text.
+    """
+    prompt = render_prompt(loaded, request)
+    streamer = TextIteratorStreamer(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True)
+    budget = min(request.max_new_tokens, request.max_length - len(prompt))
+    sampling = (
+        {"do_sample": True, "temperature": request.temperature, "top_p": request.top_p}
+        if request.temperature > 0
+        else {"do_sample": False}
+    )
+    if request.seed is not None:
+        torch.manual_seed(request.seed)
+
+    def run() -> None:
+        with torch.inference_mode():
+            loaded.model.generate(
+                input_ids=torch.tensor([prompt], device=loaded.device),
+                attention_mask=torch.ones((1, len(prompt)), dtype=torch.long, device=loaded.device),
+                max_new_tokens=budget,
+                pad_token_id=loaded.tokenizer.pad_token_id,
+                eos_token_id=sorted(_eos_ids(loaded)),
+                streamer=streamer,
+                **sampling,
+            )
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    if request.prefill:
+        yield request.prefill
+    for piece in streamer:
+        if piece:
+            yield piece
+    worker.join()

@@ -11,7 +11,7 @@ from ray.serve.handle import DeploymentHandle
 from configs.store import ConfigStore
 from serve_app.backends import Backends
 from serve_app.errors import add_error_handlers
-from serve_app.routes import chat, config, model, system, tools, training
+from serve_app.routes import chat, config, model, openai, system, tools, training
 
 logger = logging.getLogger("ray.serve")
 
@@ -23,7 +23,7 @@ def create_api(backends: Backends) -> FastAPI:
         version="0.1.0",
     )
     api.state.backends = backends
-    for module in (system, model, chat, tools, training, config):
+    for module in (system, model, chat, tools, training, config, openai):
         api.include_router(module.router)
     add_error_handlers(api)
     return api

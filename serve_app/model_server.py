@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import torch
@@ -11,7 +12,12 @@ from ray import serve
 
 from configs.serving import ModelServerOptions
 from configs.settings import ModelConfig
-from serve_app.generation import GenerationRequest, GenerationResult, generate_batch
+from serve_app.generation import (
+    GenerationRequest,
+    GenerationResult,
+    generate_batch,
+    stream_generate,
+)
 from serve_app.model_loading import LoadedModel, ModelLoadError, load_model
 
 logger = logging.getLogger("ray.serve")
@@ -61,16 +67,27 @@ class ModelServer:
             self.load_error = None
         return loaded.info()
 
-    async def generate(self, request: GenerationRequest) -> GenerationResult:
+    def _require_model(self) -> LoadedModel:
         if self._loaded is None:
             raise NoModelLoadedError(
                 "no model is loaded: POST /model/load with a model_path first"
                 + (f" (start-up load failed: {self.load_error})" if self.load_error else "")
             )
+        return self._loaded
+
+    async def generate(self, request: GenerationRequest) -> GenerationResult:
+        self._require_model()
         outcome = await self._generate_batch(request)
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
+
+    async def generate_stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+        """Text pieces of one reply as they are decoded; streams are not batched."""
+        loaded = self._require_model()
+        pieces = stream_generate(loaded, request)
+        while (piece := await asyncio.to_thread(next, pieces, None)) is not None:
+            yield piece
 
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.05)
     async def _generate_batch(

@@ -18,7 +18,14 @@ import yaml
 from tqdm import tqdm
 
 from configs.settings import AppConfig, resolve_path
-from configs.store import DEFAULT_CONFIG_FILE, ConfigError, deep_merge, load_config, validate_config
+from configs.store import (
+    DEFAULT_CONFIG_FILE,
+    ConfigError,
+    deep_merge,
+    load_config,
+    read_yaml_mapping,
+    validate_config,
+)
 from train_app.job_runner import prepare_job, run_job
 from train_app.jobs import JobStore, new_job_id
 from train_app.progress import ProgressTracker
@@ -42,9 +49,12 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return update
 
 
-def build_config(config_file: str, overrides: list[str]) -> AppConfig:
-    base = load_config(config_file).model_dump()
-    return validate_config(deep_merge(base, parse_overrides(overrides)))
+def build_config(config_files: list[str], overrides: list[str]) -> AppConfig:
+    """The default config, then each --config file merged over it in turn, then each --set."""
+    merged = load_config(DEFAULT_CONFIG_FILE).model_dump()
+    for config_file in config_files:
+        merged = deep_merge(merged, read_yaml_mapping(resolve_path(config_file)))
+    return validate_config(deep_merge(merged, parse_overrides(overrides)))
 
 
 def watch(tracker: Any, done: threading.Event) -> None:
@@ -107,7 +117,13 @@ def train(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train_app", description=__doc__)
-    parser.add_argument("--config", default=DEFAULT_CONFIG_FILE, help="YAML config to start from")
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="YAML",
+        help="config merged over configs/default.yaml, e.g. a recipe (repeatable)",
+    )
     parser.add_argument(
         "--set",
         action="append",

@@ -1,0 +1,197 @@
+"""The OpenAI chat-completions dialect: request checks, message conversion and response shapes.
+
+Pure functions; the routes in ``serve_app/routes/openai.py`` wire them to the model replica.
+``tool_choice`` is enforced by constrained decoding plus validation: ``required`` makes the reply
+start with ``<tool_call>``, a named function also fixes the name, and the call is then validated
+against the tool's JSON schema; an invalid call is retried with sampling (seeded) a few times.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any, Literal
+
+from jsonschema import validators
+from pydantic import BaseModel, ConfigDict, Field
+
+from serve_app.generation import GenerationResult
+
+MAX_CHOICE_TRIES = 3
+
+
+class OpenAIError(Exception):
+    """An error to answer in OpenAI's shape: ``{"error": {"message", "type", "param", "code"}}``."""
+
+    def __init__(
+        self, status: int, message: str, param: str | None = None, code: str | None = None
+    ):
+        super().__init__(message)
+        self.status, self.param, self.code = status, param, code
+
+
+class ChatCompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # clients send fields we do not use (user, logprobs…)
+
+    model: str
+    messages: list[dict[str, Any]] = Field(min_length=1)
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: Literal["none", "auto", "required"] | dict[str, Any] | None = None
+    parallel_tool_calls: bool = True
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    stream: bool = False
+    n: int = Field(1, ge=1, le=1)
+
+
+def _text(content: Any) -> str:
+    """OpenAI content is a string or a list of parts; only text parts are understood here."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for part in content:
+            if not isinstance(part, dict) or part.get("type") != "text":
+                raise OpenAIError(400, "only text content parts are supported", "messages")
+            texts.append(part.get("text", ""))
+        return "".join(texts)
+    raise OpenAIError(400, "message content must be a string or a list of parts", "messages")
+
+
+def to_chat_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """OpenAI messages → the chat-template messages the model was trained on."""
+    converted = []
+    for index, message in enumerate(messages):
+        role = message.get("role")
+        if role == "developer":
+            role = "system"
+        if role not in ("system", "user", "assistant", "tool"):
+            raise OpenAIError(400, f"messages[{index}].role {role!r} is not supported", "messages")
+        turn: dict[str, Any] = {"role": role, "content": _text(message.get("content"))}
+        if role == "assistant" and message.get("tool_calls"):
+            turn["tool_calls"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": call["function"]["name"],
+                        "arguments": _decode_arguments(call["function"].get("arguments", "{}")),
+                    },
+                }
+                for call in message["tool_calls"]
+            ]
+        if role == "tool" and message.get("name"):
+            turn["name"] = message["name"]
+        converted.append(turn)
+    return converted
+
+
+def _decode_arguments(arguments: Any) -> Any:
+    if isinstance(arguments, str):
+        try:
+            return json.loads(arguments)
+        except json.JSONDecodeError:
+            return arguments
+    return arguments
+
+
+def tool_functions(request: ChatCompletionRequest) -> dict[str, dict[str, Any]]:
+    functions = {}
+    for index, tool in enumerate(request.tools or []):
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if (
+            tool.get("type") != "function"
+            or not isinstance(function, dict)
+            or not function.get("name")
+        ):
+            raise OpenAIError(400, f"tools[{index}] must be a function tool with a name", "tools")
+        functions[function["name"]] = function
+    return functions
+
+
+def forced_prefix(request: ChatCompletionRequest, functions: dict[str, dict]) -> str:
+    """The start the reply must have to honour tool_choice ('' when the model may choose)."""
+    choice = request.tool_choice
+    if choice in (None, "auto", "none"):
+        return ""
+    if not functions:
+        raise OpenAIError(400, "tool_choice needs tools", "tool_choice")
+    if choice == "required":
+        return "<tool_call>\n"
+    name = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
+    if name not in functions:
+        raise OpenAIError(400, f"tool_choice names an unknown function {name!r}", "tool_choice")
+    return '<tool_call>\n{"name": ' + json.dumps(name) + ', "arguments": '
+
+
+def call_problems(
+    result: GenerationResult, functions: dict[str, dict], request: ChatCompletionRequest
+) -> list[str]:
+    """Why the reply does not satisfy tool_choice; empty when it does."""
+    problems = list(result.tool_call_errors)
+    if request.tool_choice not in (None, "auto", "none") and not result.tool_calls:
+        problems.append("tool_choice requires a tool call")
+    for call in result.tool_calls:
+        function = functions.get(call["name"])
+        if function is None:
+            problems.append(f"unknown function {call['name']!r}")
+            continue
+        schema = function.get("parameters") or {"type": "object"}
+        validator = validators.validator_for(schema)(schema)
+        problems.extend(
+            f"{call['name']}: {e.message}" for e in validator.iter_errors(call["arguments"])
+        )
+    return problems
+
+
+def completion_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex[:24]}"
+
+
+def openai_tool_calls(result: GenerationResult, parallel: bool) -> list[dict[str, Any]]:
+    calls = result.tool_calls if parallel else result.tool_calls[:1]
+    return [
+        {
+            "id": f"call_{uuid.uuid4().hex[:24]}",
+            "type": "function",
+            "function": {
+                "name": c["name"],
+                "arguments": json.dumps(c["arguments"], ensure_ascii=False),
+            },
+        }
+        for c in calls
+    ]
+
+
+def completion_body(
+    request: ChatCompletionRequest, model: str, result: GenerationResult
+) -> dict[str, Any]:
+    tool_calls = openai_tool_calls(result, request.parallel_tool_calls)
+    message: dict[str, Any] = {"role": "assistant", "content": result.content or None}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    return {
+        "id": completion_id(),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": "tool_calls" if tool_calls else result.finish_reason,
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "total_tokens": result.prompt_tokens + result.completion_tokens,
+        },
+    }

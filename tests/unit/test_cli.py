@@ -1,0 +1,31 @@
+"""The training CLI's configuration: recipes merged over the defaults, then --set overrides."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from configs.store import ConfigError
+from train_app.cli import build_config, parse_overrides
+
+
+def test_set_parses_dotted_paths_and_yaml_values():
+    assert parse_overrides(["training.num_epochs=5", "training.target_modules=[q_proj]"]) == {
+        "training": {"num_epochs": 5, "target_modules": ["q_proj"]}
+    }
+    with pytest.raises(ConfigError, match="section.field=value"):
+        parse_overrides(["training.num_epochs"])
+
+
+def test_recipe_then_set_override_the_defaults(tmp_path):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({"training": {"method": "full", "num_epochs": 7}}))
+    config = build_config([str(recipe)], ["training.num_epochs=9"])
+    assert config.training.method == "full"
+    assert config.training.num_epochs == 9
+    assert config.tools.timeout_s == 10.0  # untouched defaults stay
+
+
+def test_invalid_override_names_the_field():
+    with pytest.raises(ConfigError, match=r"training\.batch_size"):
+        build_config([], ["training.batch_size=many"])
