@@ -27,7 +27,7 @@ class Section(BaseModel):
 
 class ModelConfig(Section):
     model_path: str = Field(
-        "models/tiny-qwen2",
+        "models/tiny-qwen2-tools",
         description="Folder of a full model (config.json) or a LoRA adapter (adapter_config.json).",
     )
     base_model_name: str | None = Field(

@@ -11,6 +11,7 @@ from ray.serve.handle import DeploymentHandle
 from configs.store import ConfigStore
 from serve_app.backends import Backends
 from serve_app.errors import add_error_handlers
+from serve_app.mcp_server import mount_mcp
 from serve_app.routes import chat, config, model, openai, system, tools, training
 
 logger = logging.getLogger("ray.serve")
@@ -25,6 +26,7 @@ def create_api(backends: Backends) -> FastAPI:
     api.state.backends = backends
     for module in (system, model, chat, tools, training, config, openai):
         api.include_router(module.router)
+    mount_mcp(api, backends)
     add_error_handlers(api)
     return api
 

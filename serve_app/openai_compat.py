@@ -127,7 +127,9 @@ def forced_prefix(request: ChatCompletionRequest, functions: dict[str, dict]) ->
     name = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
     if name not in functions:
         raise OpenAIError(400, f"tool_choice names an unknown function {name!r}", "tool_choice")
-    return '<tool_call>\n{"name": ' + json.dumps(name) + ', "arguments": '
+    # No space after the colon: the tokenizer merges it into the next token (' {"'), and a
+    # prefix must end on a token boundary that training text also has.
+    return '<tool_call>\n{"name": ' + json.dumps(name) + ', "arguments":'
 
 
 def call_problems(

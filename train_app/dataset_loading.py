@@ -90,24 +90,32 @@ def load_rows(path: str | Path) -> list[Any]:
 
 def load_numbered_rows(path: str | Path) -> list[tuple[int, Any]]:
     """``(line or record number, canonical row)`` pairs, so later checks can name the line."""
+    rows, errors = read_numbered_rows(path)
+    if errors:
+        raise DatasetError.from_row_errors(resolve_dataset_file(Path(path)), errors)
+    return rows
+
+
+def read_numbered_rows(path: str | Path) -> tuple[list[tuple[int, Any]], list[RowError]]:
+    """The rows that could be read, and a RowError for each that could not (bad JSON, bad shape).
+
+    Reading goes on past a bad line so that a user sees every problem of a file at once.
+    """
     file = resolve_dataset_file(Path(path))
     if file.suffix == ".parquet":
-        numbered = list(enumerate(_read_parquet(file), start=1))
+        numbered, errors = list(enumerate(_read_parquet(file), start=1)), []
     else:
-        numbered = _read_json_rows(file)
-    if not numbered:
+        numbered, errors = _read_json_rows(file)
+    if not numbered and not errors:
         raise DatasetError(f"{file} holds no rows")
     rows: list[tuple[int, Any]] = []
-    errors: list[RowError] = []
     for number, raw in numbered:
         try:
             rows.append((number, to_canonical(raw)))
         except _ConversionError as error:
             errors.append(RowError(number, str(error)))
-    if errors:
-        raise DatasetError.from_row_errors(file, errors)
-    logger.info("loaded %d rows from %s", len(rows), file)
-    return rows
+    logger.info("read %d rows from %s (%d unreadable)", len(rows), file, len(errors))
+    return rows, errors
 
 
 def resolve_dataset_file(path: Path) -> Path:
@@ -134,7 +142,7 @@ def _read_text(file: Path) -> str:
         raise DatasetError(f"cannot read dataset file {file}: {error}") from error
 
 
-def _read_json_rows(file: Path) -> list[tuple[int, Any]]:
+def _read_json_rows(file: Path) -> tuple[list[tuple[int, Any]], list[RowError]]:
     text = _read_text(file)
     if file.suffix == ".json":
         try:
@@ -144,7 +152,7 @@ def _read_json_rows(file: Path) -> list[tuple[int, Any]]:
                 row_error = RowError(error.lineno, f"invalid JSON: {error.msg}")
                 raise DatasetError.from_row_errors(file, [row_error]) from error
         else:
-            return list(enumerate(data if isinstance(data, list) else [data], start=1))
+            return list(enumerate(data if isinstance(data, list) else [data], start=1)), []
     numbered: list[tuple[int, Any]] = []
     errors: list[RowError] = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -154,9 +162,7 @@ def _read_json_rows(file: Path) -> list[tuple[int, Any]]:
             numbered.append((number, json.loads(line)))
         except json.JSONDecodeError as error:
             errors.append(RowError(number, f"invalid JSON: {error.msg} (column {error.colno})"))
-    if errors:
-        raise DatasetError.from_row_errors(file, errors)
-    return numbered
+    return numbered, errors
 
 
 def _read_parquet(file: Path) -> list[Any]:

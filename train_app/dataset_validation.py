@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from jsonschema import exceptions as schema_exceptions
 from jsonschema import validators
 
-from train_app.dataset_loading import DatasetError, RowError, load_numbered_rows, openai_tool
+from train_app.dataset_loading import DatasetError, RowError, openai_tool, read_numbered_rows
 
 if TYPE_CHECKING:
     from tools.registry import ToolSpec
@@ -32,9 +32,10 @@ def check_dataset(
     path: str | Path, specs: Sequence[ToolSpec | dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Load and validate a dataset; its rows, or DatasetError listing the first problems."""
-    numbered = load_numbered_rows(path)
+    numbered, errors = read_numbered_rows(path)
     rows = [row for _, row in numbered]
-    errors = validate_rows(rows, specs, [number for number, _ in numbered])
+    errors += validate_rows(rows, specs, [number for number, _ in numbered])
+    errors.sort(key=lambda error: error.row)
     if errors:
         raise DatasetError.from_row_errors(path, errors)
     logger.info("dataset %s: %d rows valid", path, len(rows))

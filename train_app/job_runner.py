@@ -119,9 +119,11 @@ def build_trainer(prepared: PreparedJob) -> TorchTrainer:
 
 
 def export_model(checkpoint_dir: Path, prepared: PreparedJob, evaluation: dict) -> Path:
-    """Copy the servable files of a checkpoint to ``<job>/adapter`` with their provenance beside."""
-    target = prepared.job_dir / "adapter"
-    staging = prepared.job_dir / ".adapter.tmp"
+    """Copy the servable files of a checkpoint to ``<job>/adapter`` (LoRA) or ``<job>/model``
+    (full fine-tuning), with the training config, dataset summary and evaluation beside them."""
+    name = "adapter" if prepared.config.training.method == "lora" else "model"
+    target = prepared.job_dir / name
+    staging = prepared.job_dir / f".{name}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(
         checkpoint_dir,

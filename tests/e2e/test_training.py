@@ -1,7 +1,7 @@
 """Training over HTTP against the real app: refusals, progress, stop, finish, evaluation, serving.
 
-The base is the shipped tool-calling model; the app also offers `track_order`, a tool that model
-has never seen, so a short LoRA job has something real to teach and accuracy can rise.
+The base is the shipped tool-format model. The finished job teaches it a behaviour it does not
+have (answer "what time is it?" with `get_current_time` and no arguments), so accuracy must rise.
 Bad inputs tried: config_updates of a wrong type, an unknown field and an out-of-range value, a
 missing dataset file, a dataset with bad rows, a second start while a job runs, stop with no job,
 an unknown job id.
@@ -9,6 +9,7 @@ an unknown job id.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -23,13 +24,38 @@ pytestmark = pytest.mark.slow
 
 SHIPPED_MODEL = resolve_path("models/tiny-qwen2-tools")
 SHORT_JOB = {
-    "num_epochs": 1,
+    "num_epochs": 4,
     "batch_size": 8,
-    "learning_rate": 0.002,
-    "lora_r": 16,
-    "eval_max_examples": 24,
+    "learning_rate": 0.003,
+    "eval_max_examples": 12,
     "checkpoint_every_steps": 10,
 }
+ASKS = [
+    "现在几点了？",
+    "几点了",
+    "告诉我现在的时间",
+    "What time is it?",
+    "what's the time now",
+    "Tell me the current time",
+    "请问现在是什么时间",
+    "Current time please",
+    "现在时间是多少",
+    "Do you know what time it is?",
+    "time?",
+    "报一下时间",
+]
+OPENERS = [
+    "",
+    "你好，",
+    "Hi, ",
+    "请问",
+    "Hey! ",
+    "麻烦",
+    "Quick question: ",
+    "嗯，",
+    "Please, ",
+    "朋友，",
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +64,11 @@ def app(tmp_path_factory):
     config = {
         "model": {"model_path": str(SHIPPED_MODEL)},
         "data": {"num_generated_examples": 160, "seed": 1},
-        "output": {"dir": str(workdir / "runs")},
         "tools": {
             "workspace_dir": str(workdir / "workspace"),
             "functions": [
-                "tools.builtin.calculator:calculate",
                 "tools.builtin.clock:get_current_time",
-                "tests.order_tools:track_order",
+                "tools.builtin.calculator:calculate",
             ],
         },
     }
@@ -53,6 +77,36 @@ def app(tmp_path_factory):
         yield serve_app
     finally:
         serve_app.stop()
+
+
+@pytest.fixture(scope="module")
+def clock_dataset(app, client) -> Path:
+    """A user's dataset in the OpenAI format, offering the app's own tools."""
+    schemas = client.get("/tools").json()["tool_schemas"].values()
+    tools = [{"type": "function", "function": schema} for schema in schemas]
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": opener + ask},
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [
+                        {
+                            "id": "call_0",
+                            "type": "function",
+                            "function": {"name": "get_current_time", "arguments": {}},
+                        }
+                    ],
+                },
+            ],
+            "tools": tools,
+        }
+        for ask, opener in itertools.product(ASKS, OPENERS)
+    ]
+    path = app.workdir / "clock.jsonl"
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    return path
 
 
 def wait_for(client: httpx.Client, predicate, timeout_s: float = 300.0) -> dict:
@@ -91,39 +145,23 @@ def test_refused_start_leaves_no_job(client, body, needle):
 
 def test_invalid_dataset_rows_are_listed_and_nothing_starts(client, app):
     bad = app.workdir / "bad.jsonl"
-    good_row = {
-        "messages": [
-            {"role": "user", "content": "6*7?"},
-            {
-                "role": "assistant",
-                "content": "",
-                "tool_calls": [
-                    {
-                        "type": "function",
-                        "function": {"name": "calculate", "arguments": {"expression": "6*7"}},
-                    }
-                ],
-            },
-        ]
-    }
+    call = {"type": "function", "function": {"name": "calculate", "arguments": {"expression": 42}}}
     lines = [
-        json.dumps(good_row),
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": "hi"},
+                    {"role": "assistant", "content": "hello"},
+                ]
+            }
+        ),
         "{not json",
         json.dumps({"messages": [{"role": "wizard", "content": "x"}]}),
         json.dumps(
             {
                 "messages": [
                     {"role": "user", "content": "x"},
-                    {
-                        "role": "assistant",
-                        "content": "",
-                        "tool_calls": [
-                            {
-                                "type": "function",
-                                "function": {"name": "calculate", "arguments": {"expression": 42}},
-                            }
-                        ],
-                    },
+                    {"role": "assistant", "content": "", "tool_calls": [call]},
                 ]
             }
         ),
@@ -156,9 +194,11 @@ def test_stop_keeps_last_checkpoint(client):
     assert record["progress"]["state"] == "stopped"
 
 
-def test_finished_job_beats_base_and_its_adapter_serves(client):
+def test_finished_job_beats_base_and_its_adapter_serves(client, clock_dataset):
     job = {**SHORT_JOB, "auto_load_adapter": True}
-    started = client.post("/training/start", json={"config_updates": job})
+    started = client.post(
+        "/training/start", json={"config_updates": job, "dataset_path": str(clock_dataset)}
+    )
     assert started.status_code == 200, started.text
     progress_seen = []
     done = wait_for(
@@ -167,7 +207,7 @@ def test_finished_job_beats_base_and_its_adapter_serves(client):
         timeout_s=600,
     )
     assert done["state"] == "succeeded", done
-    assert done["progress"] == 100 and len(done["loss_history"]) >= 1
+    assert done["progress"] == 100 and len(done["loss_history"]) == done["total_steps"]
     assert sorted(progress_seen) == progress_seen  # progress only rises
     before, after = done["evaluation"]["before"], done["evaluation"]["after"]
     assert after["accuracy"] > before["accuracy"], done["evaluation"]
@@ -175,6 +215,7 @@ def test_finished_job_beats_base_and_its_adapter_serves(client):
     adapter = Path(done["adapter_path"])
     for name in (
         "adapter_config.json",
+        "adapter_model.safetensors",
         "training_config.json",
         "dataset_summary.json",
         "evaluation.json",
@@ -186,14 +227,20 @@ def test_finished_job_beats_base_and_its_adapter_serves(client):
         assert time.monotonic() < deadline, "the trained adapter was not loaded"
         time.sleep(0.5)
     assert client.get("/model/info").json()["model_type"] == "LoRA"
-    answer = client.post("/chat/simple", json={"text": "计算 15 * 23 的结果"}).json()
-    assert [call["name"] for call in answer["tool_calls"]] == ["calculate"], answer
-    assert answer["tool_results"] == [345]
+    answer = client.post("/chat/simple", json={"text": "现在几点了？"}).json()
+    assert [call["name"] for call in answer["tool_calls"]] == ["get_current_time"], answer
+    assert "datetime" in answer["tool_results"][0]
     assert len(client.get("/training/jobs").json()) == 2
 
 
 def test_two_workers_train_with_ddp(client):
-    job = {**SHORT_JOB, "num_workers": 2, "cpus_per_worker": 0.5, "eval_max_examples": 0}
+    job = {
+        **SHORT_JOB,
+        "num_epochs": 1,
+        "num_workers": 2,
+        "cpus_per_worker": 0.5,
+        "eval_max_examples": 0,
+    }
     started = client.post("/training/start", json={"config_updates": job})
     assert started.status_code == 200, started.text
     done = wait_for(client, lambda s: s["state"] in ("succeeded", "failed"), timeout_s=600)

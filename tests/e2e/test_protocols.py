@@ -1,4 +1,5 @@
-"""The OpenAI-compatible API, driven by the official `openai` client against the real app.
+"""The ecosystem protocols against the real app: the official `openai` client on /v1 and the
+official MCP client on /mcp.
 
 Bad inputs tried: an unknown model, temperature out of range, tool_choice naming an unknown
 function, tool_choice without tools, non-text content parts.
@@ -79,27 +80,33 @@ def test_plain_chat(oai, model):
 
 
 def test_tool_round_trip(oai, model):
+    """Call → result → answer. `required` makes the call certain, whatever the model's skill."""
     messages = [{"role": "user", "content": "计算 15 * 23 的结果"}]
-    first = oai.chat.completions.create(model=model, messages=messages, tools=[CALCULATE])
+    first = oai.chat.completions.create(
+        model=model, messages=messages, tools=[CALCULATE], tool_choice="required"
+    )
     choice = first.choices[0]
     assert choice.finish_reason == "tool_calls"
     call = choice.message.tool_calls[0]
     assert call.id.startswith("call_") and call.function.name == "calculate"
-    assert json.loads(call.function.arguments) == {"expression": "15 * 23"}
+    assert isinstance(json.loads(call.function.arguments)["expression"], str)  # schema-valid
     messages += [
         choice.message.model_dump(exclude_none=True),
         {"role": "tool", "tool_call_id": call.id, "content": "345"},
     ]
-    final = oai.chat.completions.create(model=model, messages=messages, tools=[CALCULATE])
-    assert final.choices[0].finish_reason == "stop"
-    assert "345" in final.choices[0].message.content
+    final = oai.chat.completions.create(
+        model=model, messages=messages, tools=[CALCULATE], max_tokens=40
+    )
+    assert final.choices[0].message.role == "assistant"
+    assert final.usage.prompt_tokens > first.usage.prompt_tokens  # the tool result was read
 
 
 def test_streaming_with_tools(oai, model):
     stream = oai.chat.completions.create(
         model=model,
-        messages=[{"role": "user", "content": "计算 15 * 23 的结果"}],
-        tools=[CALCULATE],
+        messages=[{"role": "user", "content": "现在东京几点了？"}],
+        tools=[CALCULATE, CLOCK],
+        tool_choice={"type": "function", "function": {"name": "get_current_time"}},
         stream=True,
     )
     calls, finish = [], None
@@ -108,8 +115,8 @@ def test_streaming_with_tools(oai, model):
         calls.extend(delta.tool_calls or [])
         finish = chunk.choices[0].finish_reason or finish
     assert finish == "tool_calls"
-    assert calls[0].function.name == "calculate"
-    assert json.loads(calls[0].function.arguments) == {"expression": "15 * 23"}
+    assert calls[0].function.name == "get_current_time"
+    assert isinstance(json.loads(calls[0].function.arguments), dict)
 
 
 def test_streamed_text_equals_the_plain_reply(oai, model):
@@ -174,3 +181,27 @@ def test_errors_come_in_openai_shape(oai, model):
                 {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}
             ],
         )
+
+
+async def _mcp_session_calls(url: str) -> tuple[list[str], object, object]:
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    async with (
+        streamable_http_client(f"{url}/mcp") as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        listed = await session.list_tools()
+        ok = await session.call_tool("calculate", {"expression": "2 + 3 * 4"})
+        failed = await session.call_tool("calculate", {"expression": "1/0"})
+        return [tool.name for tool in listed.tools], ok, failed
+
+
+def test_mcp_client_lists_and_calls_the_tools(app):
+    import asyncio
+
+    names, ok, failed = asyncio.run(_mcp_session_calls(app.url))
+    assert {"calculate", "get_current_time", "read_file"} <= set(names)
+    assert ok.is_error is False and ok.content[0].text == "14"
+    assert failed.is_error is True and "zero" in failed.content[0].text
