@@ -19,7 +19,7 @@ def get_current_time(
     """Get the current date and time in a timezone, with its UTC offset and weekday."""
     try:
         zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as error:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as error:  # OSError: a tzdata folder
         raise ToolInputError(
             f"unknown timezone {timezone[:64]!r}; use an IANA name such as Asia/Shanghai"
         ) from error
