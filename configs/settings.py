@@ -158,6 +158,14 @@ class HuggingFaceConfig(Section):
     repo_id: str | None = Field(None, description="Hub repository adapters are uploaded to.")
     token_env: str = Field("HF_TOKEN", description="Environment variable holding the hub token.")
     private: bool = Field(True, description="Create the repository as private.")
+    probe_timeout_s: float = Field(
+        3.0, gt=0.0, description="Wait for the hub in GET /huggingface/status's reachability check."
+    )
+    request_timeout_s: float = Field(
+        120.0,
+        gt=0.0,
+        description="Wait for one hub HTTP response during an upload; a stalled hub fails it.",
+    )
 
 
 class ServerConfig(Section):

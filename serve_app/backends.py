@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from ray.exceptions import RayTaskError
+from ray.actor import ActorHandle
+from ray.exceptions import RayActorError, RayTaskError
 from ray.serve.handle import DeploymentHandle
 
 from configs.store import ConfigStore
 from serve_app.generation import GenerationRequest, GenerationResult
+from serve_app.upload_tasks import hub_uploads_actor
 
 
 def _original(error: Exception) -> Exception:
@@ -27,8 +29,9 @@ class Backends:
     tools: DeploymentHandle
     training: DeploymentHandle
     config: ConfigStore
+    uploads: ActorHandle | None = None
 
-    async def _call(self, handle: DeploymentHandle, method: str, *args: Any) -> Any:
+    async def _call(self, handle: DeploymentHandle | ActorHandle, method: str, *args: Any) -> Any:
         try:
             return await getattr(handle, method).remote(*args)
         except Exception as error:
@@ -65,6 +68,17 @@ class Backends:
 
     async def call_training(self, method: str, *args: Any) -> Any:
         return await self._call(self.training, method, *args)
+
+    async def call_uploads(self, method: str, *args: Any) -> Any:
+        """Call the app's hub upload actor (serve_app.upload_tasks), found or created on first
+        use. The handle is kept: Ray ends an actor once no handle to it is left."""
+        if self.uploads is None:
+            self.uploads = hub_uploads_actor(self.config.get())
+        try:
+            return await self._call(self.uploads, method, *args)
+        except RayActorError:  # the replica that owned it is gone; a new actor takes over
+            self.uploads = hub_uploads_actor(self.config.get())
+            return await self._call(self.uploads, method, *args)
 
     async def is_training(self) -> bool:
         record = await self.call_training("status")

@@ -12,7 +12,7 @@ from configs.store import ConfigStore
 from serve_app.backends import Backends
 from serve_app.errors import add_error_handlers
 from serve_app.mcp_server import mount_mcp
-from serve_app.routes import chat, config, model, openai, system, tools, training
+from serve_app.routes import chat, config, huggingface, model, openai, system, tools, training
 
 logger = logging.getLogger("ray.serve")
 
@@ -24,7 +24,7 @@ def create_api(backends: Backends) -> FastAPI:
         version="0.1.0",
     )
     api.state.backends = backends
-    for module in (system, model, chat, tools, training, config, openai):
+    for module in (system, model, chat, tools, training, config, huggingface, openai):
         api.include_router(module.router)
     mount_mcp(api, backends)
     add_error_handlers(api)

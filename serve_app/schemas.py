@@ -184,3 +184,43 @@ class TrainingJob(BaseModel):
     adapter_path: str | None = None
     checkpoint_path: str | None = None
     evaluation: dict[str, Any] = {}
+
+
+class HubUploadRequest(Strict):
+    job_id: str | None = Field(
+        None, min_length=1, description="Job to upload; None takes the latest succeeded one."
+    )
+    repo_id: str | None = Field(
+        None, min_length=1, description="namespace/name (or name); None uses huggingface.repo_id."
+    )
+    private: bool | None = Field(
+        None, description="Visibility if the repository is created; None uses the config."
+    )
+
+
+class HubUpload(BaseModel):
+    """One upload of a job's trained folder: pending → uploading → succeeded | failed."""
+
+    upload_id: str
+    job_id: str
+    repo_id: str
+    private: bool
+    endpoint: str
+    state: Literal["pending", "uploading", "succeeded", "failed"]
+    message: str
+    files: list[str]
+    created_at: str
+    finished_at: str | None
+    repo_url: str | None
+    commit_url: str | None
+    error: str | None
+
+
+class HubStatusResponse(BaseModel):
+    token_present: bool
+    token_env: str
+    repo_id: str | None
+    private: bool
+    endpoint: str
+    hub_reachable: bool
+    upload: HubUpload | None
