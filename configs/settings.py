@@ -7,10 +7,11 @@ keys and wrong types are refused, and the error names the field's path (``traini
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,6 +110,68 @@ class OutputConfig(Section):
     dir: str = Field("runs", description="Where jobs, checkpoints and adapters are written.")
 
 
+# A server's name prefixes its tools' names (<name>__<tool>), which must stay valid function names.
+_MCP_SERVER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+
+
+class McpServerConfig(Section):
+    """One external MCP server whose tools join the registry: a stdio command or an HTTP URL."""
+
+    name: str = Field(
+        description="Prefix of its tools' names (<name>__<tool>): a letter, then up to 31 "
+        "letters, digits, '_' or '-', without '__'."
+    )
+    command: str | None = Field(
+        None, description="stdio: the executable that starts the server (python, uvx, npx, ...)."
+    )
+    args: list[str] = Field(default_factory=list, description="stdio: arguments of command.")
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="stdio: extra environment variables (of the app's, only PATH, HOME, USER, ... "
+        "are passed on); ${VAR} in a value is taken from the app's environment.",
+    )
+    url: str | None = Field(
+        None, description="Streamable HTTP: the endpoint of a running server (http://host/mcp)."
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Streamable HTTP: headers sent with every request; ${VAR} in a value is taken "
+        "from the app's environment, so secrets stay out of the config.",
+    )
+    timeout_s: float | None = Field(
+        None, gt=0.0, description="Limit of one call of its tools; null uses tools.timeout_s."
+    )
+    connect_timeout_s: float = Field(
+        30.0, gt=0.0, description="Limit of starting or reaching it and listing its tools."
+    )
+    enabled: bool = Field(True, description="false keeps the entry without connecting to it.")
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_an_identifier(cls, name: str) -> str:
+        if not _MCP_SERVER_NAME.fullmatch(name) or "__" in name:
+            raise ValueError(
+                f"{name!r} is not a usable MCP server name: start with a letter, then up to 31 "
+                "letters, digits, '_' or '-', without '__' (it separates server and tool)"
+            )
+        return name
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerConfig:
+        if (self.command is None) == (self.url is None):
+            raise ValueError(
+                f"MCP server {self.name!r}: set exactly one of command (stdio) or url (HTTP)"
+            )
+        if self.url is not None:
+            if not self.url.startswith(("http://", "https://")):
+                raise ValueError(f"MCP server {self.name!r}: url must start with http(s)://")
+            if self.args or self.env:
+                raise ValueError(f"MCP server {self.name!r}: args and env apply to command only")
+        if self.command is not None and self.headers:
+            raise ValueError(f"MCP server {self.name!r}: headers apply to url only")
+        return self
+
+
 class ToolsConfig(Section):
     functions: list[str] = Field(
         default_factory=lambda: [
@@ -136,6 +199,10 @@ class ToolsConfig(Section):
         None, description="SearxNG-style JSON search endpoint (…/search); None disables web_search."
     )
     max_search_results: int = Field(5, ge=1, le=50, description="Results web_search returns.")
+    mcp_servers: list[McpServerConfig] = Field(
+        default_factory=list,
+        description="External MCP servers whose tools are offered as <name>__<tool>.",
+    )
 
     @field_validator("functions")
     @classmethod
@@ -152,6 +219,15 @@ class ToolsConfig(Section):
             if not callable(function):
                 raise ValueError(f"tool {path!r} is not a function")
         return paths
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _server_names_unique(cls, servers: list[McpServerConfig]) -> list[McpServerConfig]:
+        names = [server.name for server in servers]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"MCP server names must be unique; repeated: {', '.join(repeated)}")
+        return servers
 
 
 class HuggingFaceConfig(Section):

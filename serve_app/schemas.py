@@ -85,12 +85,20 @@ class TrainingStatusSummary(BaseModel):
     message: str
 
 
+class McpServerState(BaseModel):
+    name: str
+    connected: bool = Field(description="The session is open, as far as the last call knows.")
+    tools: list[str] = Field(description="Its tools, as the registry names them.")
+    error: str | None = Field(description="Why it is not connected (or was last lost).")
+
+
 class StatusResponse(BaseModel):
     model_loaded: bool
     model_path: str | None
     model_load_error: str | None
     training_status: TrainingStatusSummary
     available_tools: list[str]
+    mcp_servers: list[McpServerState] = []
     hf_manager_available: bool
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import asdict
 from typing import Any
 
 from ray import serve
 
-from configs.settings import ToolsConfig
 from configs.store import ConfigStore
 from tools.registry import ToolRegistry
 
@@ -18,26 +19,47 @@ logger = logging.getLogger("ray.serve")
 class ToolExecutor:
     def __init__(self, config_file: str, overrides_file: str) -> None:
         self._store = ConfigStore(config_file, overrides_file)
-        self._tools_config: ToolsConfig | None = None
-        self._registry: ToolRegistry | None = None
-        self._current_registry()
+        self._tools_config = self._store.get().tools
+        self._registry = ToolRegistry.from_config(self._tools_config)
+        self._rebuilding = asyncio.Lock()
+        logger.info("tool registry: %s", [spec.name for spec in self._registry.specs()])
 
-    def _current_registry(self) -> ToolRegistry:
-        """Follow /config/update: rebuild the registry when the tools section changed."""
+    async def _current_registry(self) -> ToolRegistry:
+        """Follow /config/update: rebuild the registry when the tools section changed.
+
+        MCP sessions with servers whose entry is unchanged carry over to the new registry.
+        """
         tools_config = self._store.get().tools
-        if self._registry is None or tools_config != self._tools_config:
-            self._registry = ToolRegistry.from_config(tools_config)
-            self._tools_config = tools_config
-            logger.info("tool registry: %s", [spec.name for spec in self._registry.specs()])
+        if tools_config == self._tools_config:
+            return self._registry
+        async with self._rebuilding:
+            if tools_config != self._tools_config:
+                # Connecting MCP servers blocks; the replica's loop keeps serving meanwhile.
+                self._registry = await asyncio.to_thread(
+                    ToolRegistry.from_config, tools_config, self._registry
+                )
+                self._tools_config = tools_config
+                logger.info("tool registry: %s", [spec.name for spec in self._registry.specs()])
         return self._registry
 
-    def specs(self) -> list[dict[str, Any]]:
-        return [spec.openai_schema()["function"] for spec in self._current_registry().specs()]
+    async def specs(self) -> list[dict[str, Any]]:
+        registry = await self._current_registry()
+        return [spec.openai_schema()["function"] for spec in registry.specs()]
+
+    async def mcp_status(self) -> list[dict[str, Any]]:
+        registry = await self._current_registry()
+        return [asdict(status) for status in registry.mcp_status()]
 
     async def execute(self, name: str, arguments: Any) -> dict[str, Any]:
-        outcome = await self._current_registry().execute(name, arguments)
+        outcome = await (await self._current_registry()).execute(name, arguments)
         return outcome.to_dict()
 
     async def execute_many(self, calls: list[tuple[str, Any]]) -> list[dict[str, Any]]:
-        outcomes = await self._current_registry().execute_many(calls)
+        outcomes = await (await self._current_registry()).execute_many(calls)
         return [outcome.to_dict() for outcome in outcomes]
+
+    def __del__(self) -> None:
+        # Serve calls this on shutdown: stop the stdio MCP servers this replica started.
+        registry = getattr(self, "_registry", None)
+        if registry is not None:
+            registry.close()

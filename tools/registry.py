@@ -1,7 +1,8 @@
 """The tools offered to the model: loaded from config, their arguments checked, run with a deadline.
 
 Adding a tool is writing a typed function with a docstring and listing its ``module:function``
-import path in ``tools.functions``; this module derives everything else and needs no edit.
+import path in ``tools.functions``; this module derives everything else and needs no edit. The
+tools of the MCP servers in ``tools.mcp_servers`` join them (``tools.mcp_client``).
 A call never raises: every failure comes back as a ToolOutcome whose ``error_kind`` says whose
 fault it was, so the serving code can show it to the model or map it to an HTTP status.
 """
@@ -11,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
+import inspect
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass
+from types import TracebackType
 from typing import Any, Literal
 
 from jsonschema.exceptions import best_match
@@ -22,6 +25,7 @@ from pydantic_core import to_jsonable_python
 
 from configs.settings import ToolsConfig
 from tools.errors import ToolInputError, ToolLoadError, ToolUnavailableError
+from tools.mcp_client import McpClient, McpServerStatus
 from tools.tool_spec import Tool, ToolSpec, tool_from_function
 
 __all__ = ["ErrorKind", "Tool", "ToolOutcome", "ToolRegistry", "ToolSpec", "tool_from_function"]
@@ -50,10 +54,17 @@ class ToolOutcome:
 
 
 class ToolRegistry:
-    """Tools by name, with the tools settings injected into those that ask for ``config``."""
+    """Tools by name, with the tools settings injected into those that ask for ``config``.
 
-    def __init__(self, tools: Iterable[Tool], config: ToolsConfig) -> None:
+    A registry with MCP servers holds their sessions: ``close()`` it (or use it as a context
+    manager) when done, or hand it to the next ``from_config`` as ``previous``.
+    """
+
+    def __init__(
+        self, tools: Iterable[Tool], config: ToolsConfig, mcp: McpClient | None = None
+    ) -> None:
         self._config = config
+        self._mcp = mcp
         self._tools: dict[str, Tool] = {}
         for tool in tools:
             name = tool.spec.name
@@ -65,9 +76,52 @@ class ToolRegistry:
             self._tools[name] = tool
 
     @classmethod
-    def from_config(cls, config: ToolsConfig) -> ToolRegistry:
-        """Import every ``tools.functions`` entry; raise ToolLoadError naming a bad entry."""
-        return cls([load_tool(entry) for entry in config.functions], config)
+    def from_config(cls, config: ToolsConfig, previous: ToolRegistry | None = None) -> ToolRegistry:
+        """Import every ``tools.functions`` entry and connect every ``tools.mcp_servers`` server.
+
+        Raises ToolLoadError naming a bad entry; a server that cannot be reached is reported by
+        ``mcp_status()``, not raised. Blocks while servers connect (each within its
+        ``connect_timeout_s``). ``previous`` hands over its sessions with servers whose entry is
+        unchanged, and is closed.
+        """
+        tools = [load_tool(entry) for entry in config.functions]
+        previous_mcp = previous._take_mcp() if previous is not None else None
+        servers = [server for server in config.mcp_servers if server.enabled]
+        if not servers:
+            if previous_mcp is not None:
+                previous_mcp.close()
+            return cls(tools, config)
+        mcp = McpClient.connect(servers, previous_mcp)
+        try:
+            return cls(tools + mcp.tools(), config, mcp)
+        except ToolLoadError:
+            mcp.close()
+            raise
+
+    def mcp_status(self) -> list[McpServerStatus]:
+        """Each MCP server's state: connected, its tools, its last error."""
+        return self._mcp.status() if self._mcp is not None else []
+
+    def close(self) -> None:
+        """End the MCP sessions (stdio servers are stopped); idempotent."""
+        mcp = self._take_mcp()
+        if mcp is not None:
+            mcp.close()
+
+    def __enter__(self) -> ToolRegistry:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _take_mcp(self) -> McpClient | None:
+        mcp, self._mcp = self._mcp, None
+        return mcp
 
     def specs(self) -> list[ToolSpec]:
         return [tool.spec for tool in self._tools.values()]
@@ -107,17 +161,19 @@ class ToolRegistry:
 
         injected = {"config": self._config} if tool.takes_config else {}
         call = functools.partial(tool.function, **arguments, **injected)
-        # A thread cannot be killed: a tool past its deadline finishes unobserved.
+        deadline = tool.timeout_s or self._config.timeout_s
+        # A thread cannot be killed: a tool past its deadline finishes unobserved. A coroutine
+        # (an MCP server's tool) is cancelled.
+        running = (
+            _capture_async(call())
+            if inspect.iscoroutinefunction(tool.function)
+            else asyncio.to_thread(_capture, call)
+        )
         try:
-            result, error = await asyncio.wait_for(
-                asyncio.to_thread(_capture, call), timeout=self._config.timeout_s
-            )
+            result, error = await asyncio.wait_for(running, timeout=deadline)
         except TimeoutError:
             return _failure(
-                name,
-                arguments,
-                "timeout",
-                f"{name} did not finish within {self._config.timeout_s:g} s",
+                name, arguments, "timeout", f"{name} did not finish within {deadline:g} s"
             )
         if isinstance(error, ToolInputError):
             return _failure(name, arguments, "tool_error", str(error))
@@ -167,6 +223,14 @@ def _capture(call: Callable[[], Any]) -> tuple[Any, BaseException | None]:
     try:
         return call(), None
     except BaseException as error:
+        return None, error
+
+
+async def _capture_async(call: Awaitable[Any]) -> tuple[Any, BaseException | None]:
+    """``_capture`` for a coroutine tool; cancellation (the deadline) still goes through."""
+    try:
+        return await call, None
+    except Exception as error:
         return None, error
 
 

@@ -44,12 +44,17 @@ class ToolSpec:
 
 @dataclass(frozen=True)
 class Tool:
-    """A callable tool: its spec, the function, and the validator of its arguments."""
+    """A callable tool: its spec, the function, and the validator of its arguments.
+
+    ``function`` is a plain function (run in a thread) or, for tools of MCP servers, a coroutine
+    function; ``timeout_s`` overrides ``tools.timeout_s`` for it.
+    """
 
     spec: ToolSpec
     function: Callable[..., Any]
     takes_config: bool
     validator: Draft202012Validator
+    timeout_s: float | None = None
 
 
 def tool_from_function(func: Callable[..., Any]) -> Tool:

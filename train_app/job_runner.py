@@ -68,21 +68,22 @@ def prepare_job(
     # Generating data really runs the tools: file tools write into this job's own folder,
     # never into the user's workspace.
     generation_tools = config.tools.model_copy(update={"workspace_dir": str(job_dir / "workspace")})
-    registry = ToolRegistry.from_config(generation_tools)
-    specs = registry.specs()
-    if dataset_path:
-        rows = check_dataset(resolve_path(dataset_path), specs)
-        train, validation = split_examples(rows, config.data.validation_split, config.data.seed)
-        source = str(dataset_path)
-    else:
-        train, validation = generate_dataset(
-            specs,
-            registry,
-            config.data.num_generated_examples,
-            config.data.validation_split,
-            config.data.seed,
-        )
-        source = "generated from the tool registry"
+    # Closing it stops the stdio MCP servers it started.
+    with ToolRegistry.from_config(generation_tools) as registry:
+        specs = registry.specs()
+        if dataset_path:
+            rows = check_dataset(resolve_path(dataset_path), specs)
+            train, validation = split_examples(rows, config.data.validation_split, config.data.seed)
+            source = str(dataset_path)
+        else:
+            train, validation = generate_dataset(
+                specs,
+                registry,
+                config.data.num_generated_examples,
+                config.data.validation_split,
+                config.data.seed,
+            )
+            source = "generated from the tool registry"
     data_dir = job_dir / "data"
     _write_jsonl(train, data_dir / "train.jsonl")
     _write_jsonl(validation, data_dir / "validation.jsonl")

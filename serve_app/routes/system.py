@@ -8,7 +8,13 @@ from fastapi import APIRouter
 
 from serve_app.backends import BackendsDep
 from serve_app.routes.training import status_from_record
-from serve_app.schemas import HealthResponse, StatusResponse, TrainingStatusSummary, now_iso
+from serve_app.schemas import (
+    HealthResponse,
+    McpServerState,
+    StatusResponse,
+    TrainingStatusSummary,
+    now_iso,
+)
 
 router = APIRouter(tags=["system"])
 
@@ -40,5 +46,8 @@ async def status(backends: BackendsDep) -> StatusResponse:
             is_training=training.is_training, progress=training.progress, message=training.message
         ),
         available_tools=[spec["name"] for spec in await backends.tool_specs()],
+        mcp_servers=[
+            McpServerState(**server) for server in await backends.tools.mcp_status.remote()
+        ],
         hf_manager_available=importlib.util.find_spec("huggingface_hub") is not None,
     )

@@ -1,0 +1,142 @@
+"""Tools of a real external MCP server in the real app: the `mcp-server-time` package over stdio,
+beside a server entry that cannot start.
+
+Bad inputs tried: schema-violating arguments (wrong type, missing field), a timezone the server
+refuses (its isError result), a server command whose module does not exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+
+import mcp_types as types
+import pytest
+from mcp import Client
+from transformers import AutoTokenizer
+
+from configs.settings import resolve_path
+from tests.serve_process import ServeApp
+
+pytestmark = pytest.mark.slow
+
+SHIPPED_MODEL = resolve_path("models/tiny-qwen2-tools")
+TIME_TOOLS = ["time__get_current_time", "time__convert_time"]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("mcp_servers")
+    config = {
+        "model": {"model_path": str(SHIPPED_MODEL)},
+        "generation": {"max_new_tokens": 8},
+        "tools": {
+            "functions": ["tools.builtin.calculator:calculate"],
+            "mcp_servers": [
+                {"name": "time", "command": "python", "args": ["-m", "mcp_server_time"]},
+                {"name": "broken", "command": "python", "args": ["-m", "no_such_mcp_server"]},
+            ],
+        },
+    }
+    serve_app = ServeApp(workdir, config).start()
+    try:
+        yield serve_app
+    finally:
+        serve_app.stop()
+
+
+def test_the_servers_tools_are_listed_with_its_schemas(client):
+    listed = client.get("/tools").json()
+    assert listed["tools"] == ["calculate", *TIME_TOOLS]
+    clock = listed["tool_schemas"]["time__get_current_time"]
+    assert clock["description"] == "Get current time in a specific timezone"
+    assert clock["parameters"]["required"] == ["timezone"]
+    assert clock["parameters"]["properties"]["timezone"]["type"] == "string"
+
+
+def test_status_shows_each_server_and_why_one_is_down(client):
+    status = client.get("/status").json()
+    assert status["available_tools"] == ["calculate", *TIME_TOOLS]
+    time_server, broken = status["mcp_servers"]
+    assert time_server == {"name": "time", "connected": True, "tools": TIME_TOOLS, "error": None}
+    assert broken["name"] == "broken" and broken["connected"] is False and broken["tools"] == []
+    assert "No module named no_such_mcp_server" in broken["error"]
+
+
+def test_execute_runs_the_real_server(client):
+    response = client.post(
+        "/tools/execute",
+        json={"tool_name": "time__get_current_time", "arguments": {"timezone": "Asia/Tokyo"}},
+    )
+    assert response.status_code == 200, response.text
+    result = response.json()["result"]
+    assert result["timezone"] == "Asia/Tokyo"
+    tokyo = datetime.fromisoformat(result["datetime"])
+    assert tokyo.utcoffset() == timedelta(hours=9)
+    assert abs(tokyo - datetime.now(UTC)) < timedelta(minutes=5)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [({"timezone": 9}, "timezone: 9 is not of type 'string'"), ({}, "'timezone' is a required")],
+)
+def test_schema_violating_arguments_are_refused_with_400(client, arguments, field):
+    response = client.post(
+        "/tools/execute", json={"tool_name": "time__get_current_time", "arguments": arguments}
+    )
+    assert response.status_code == 400
+    assert field in response.json()["detail"]
+
+
+def test_an_error_result_of_the_server_is_a_400_with_its_message(client):
+    response = client.post(
+        "/tools/execute",
+        json={"tool_name": "time__get_current_time", "arguments": {"timezone": "Mars/Olympus"}},
+    )
+    assert response.status_code == 400
+    assert "Invalid timezone" in response.json()["detail"]
+
+
+def test_chat_prompts_offer_the_servers_tools(client):
+    """The prompt's tool list is not returned, but its length is: /chat reports the prompt's
+    tokens, which match the tools of GET /tools rendered by the model's template, MCP tools
+    included. /chat/simple offers the same list through the same code."""
+    messages = [{"role": "user", "content": "What time is it in Tokyo?"}]
+    body = {"messages": messages, "use_tools": True, "max_new_tokens": 1}
+    response = client.post("/chat", json=body)
+    assert response.status_code == 200, response.text
+    prompt_tokens = response.json()["usage"]["prompt_tokens"]
+
+    schemas = client.get("/tools").json()["tool_schemas"]
+    tokenizer = AutoTokenizer.from_pretrained(SHIPPED_MODEL)
+
+    def rendered_tokens(names: list[str]) -> int:
+        tools = [{"type": "function", "function": schemas[name]} for name in names]
+        text = tokenizer.apply_chat_template(
+            messages, tools=tools, add_generation_prompt=True, tokenize=False
+        )
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    assert prompt_tokens == rendered_tokens(list(schemas))
+    assert prompt_tokens > rendered_tokens(["calculate"])
+
+    simple = client.post("/chat/simple", json={"text": "What time is it in Tokyo?"})
+    assert simple.status_code == 200, simple.text
+
+
+def test_mcp_clients_of_the_app_see_and_call_the_servers_tools(app):
+    """Through our own /mcp: an MCP client → the app → the time server's session."""
+
+    async def main() -> tuple[list[str], types.CallToolResult]:
+        async with Client(f"{app.url}/mcp") as client:
+            names = [tool.name for tool in (await client.list_tools()).tools]
+            result = await client.call_tool("time__get_current_time", {"timezone": "Europe/Paris"})
+            return names, result
+
+    names, result = asyncio.run(main())
+    assert names == ["calculate", *TIME_TOOLS]
+    assert not result.is_error
+    [content] = result.content
+    assert isinstance(content, types.TextContent)
+    assert json.loads(content.text)["timezone"] == "Europe/Paris"
