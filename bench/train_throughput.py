@@ -3,10 +3,10 @@ speedup of length-grouped batches over naive shuffled padding — each measured 
 
     python bench/train_throughput.py --rows 160 --steps 30
 
-Both loops train the same model (models/tiny-qwen2 by default) on the same generated rows with the
-same batch size; tokens/s counts real (non-padding) tokens. The TorchTrainer figure is the loop's
-wall time with its progress messages and checkpoint reports included; the fixed start-up cost of
-the worker group is printed apart.
+Both loops train the same model (models/tiny-qwen2-tools by default) on the same generated rows
+with the same batch size; tokens/s counts real (non-padding) tokens. The TorchTrainer figure is
+the loop's wall time with its progress messages and checkpoint reports included; the fixed
+start-up cost of the worker group is printed apart.
 """
 
 from __future__ import annotations
@@ -74,12 +74,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=160)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--model", default="models/tiny-qwen2")
+    parser.add_argument("--model", default="models/tiny-qwen2-tools")
     args = parser.parse_args()
     torch.set_num_threads(2)
     config = load_config()
-    registry = ToolRegistry.from_config(config.tools)
-    rows, _ = generate_dataset(registry.specs(), registry, args.rows, 0.05, seed=0)
+    with ToolRegistry.from_config(config.tools) as registry:
+        rows, _ = generate_dataset(registry.specs(), registry, args.rows, 0.05, seed=0)
     steps_per_epoch = len(rows) // args.batch_size
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -99,8 +99,11 @@ def main() -> None:
             validation_file=str(train_file),
             training=training,
         )
-        naive = plain_loop(spec, rows, args.steps, grouped=False)
-        grouped = plain_loop(spec, rows, args.steps, grouped=True)
+        # Alternate the two and keep each one's best: this machine is shared and noisy.
+        naive = grouped = 0.0
+        for _ in range(2):
+            naive = max(naive, plain_loop(spec, rows, args.steps, grouped=False))
+            grouped = max(grouped, plain_loop(spec, rows, args.steps, grouped=True))
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
         trainer_tps, fit_seconds = torch_trainer(spec, Path(tmp) / "ray")
         ray.shutdown()

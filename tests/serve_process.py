@@ -57,6 +57,9 @@ class ServeApp:
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
+            # A shell's background job ignores SIGINT, and children inherit that; serve run
+            # needs it to shut Serve and its Ray cluster down cleanly.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
