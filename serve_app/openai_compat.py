@@ -17,6 +17,7 @@ from jsonschema import validators
 from pydantic import BaseModel, ConfigDict, Field
 
 from serve_app.generation import GenerationResult
+from tools.tool_calls import decode_arguments
 
 MAX_CHOICE_TRIES = 3
 
@@ -81,7 +82,7 @@ def to_chat_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "type": "function",
                     "function": {
                         "name": call["function"]["name"],
-                        "arguments": _decode_arguments(call["function"].get("arguments", "{}")),
+                        "arguments": decode_arguments(call["function"].get("arguments", "{}")),
                     },
                 }
                 for call in message["tool_calls"]
@@ -90,15 +91,6 @@ def to_chat_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             turn["name"] = message["name"]
         converted.append(turn)
     return converted
-
-
-def _decode_arguments(arguments: Any) -> Any:
-    if isinstance(arguments, str):
-        try:
-            return json.loads(arguments)
-        except json.JSONDecodeError:
-            return arguments
-    return arguments
 
 
 def tool_functions(request: ChatCompletionRequest) -> dict[str, dict[str, Any]]:

@@ -105,3 +105,14 @@ def _read_block(body: str) -> ToolCall:
 def _json_type(value: Any) -> str:
     names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
     return names.get(type(value), "number")
+
+
+def decode_arguments(arguments: Any) -> Any:
+    """Call arguments sent as a JSON string become a dict; undecodable ones stay as they are for
+    the schema validator to name (OpenAI clients and ShareGPT data send strings)."""
+    if isinstance(arguments, str):
+        try:
+            return json.loads(arguments)
+        except json.JSONDecodeError:
+            return arguments
+    return arguments

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tools.tool_calls import decode_arguments
+
 logger = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".jsonl", ".json", ".parquet")
@@ -238,18 +240,8 @@ def _tools(tools: Any) -> list[Any]:
     return [openai_tool(tool) for tool in tools]
 
 
-def _decode_arguments(arguments: Any) -> Any:
-    """JSON-string arguments become a dict; undecodable ones stay for the validator to name."""
-    if isinstance(arguments, str):
-        try:
-            return json.loads(arguments)
-        except json.JSONDecodeError:
-            return arguments
-    return arguments
-
-
 def _call(name: Any, arguments: Any, call_id: str) -> dict[str, Any]:
-    function = {"name": name, "arguments": _decode_arguments(arguments)}
+    function = {"name": name, "arguments": decode_arguments(arguments)}
     return {"id": call_id, "type": "function", "function": function}
 
 
