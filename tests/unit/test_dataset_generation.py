@@ -338,3 +338,12 @@ def test_cli_writes_both_splits(tmp_path, capsys):
     assert (len(train), len(validation)) == (27, 3)
     assert "train: 27 rows" in capsys.readouterr().out
     assert not (tmp_path / "unused").exists()  # the file tools wrote to a scratch workspace
+
+
+def test_held_out_timezones_are_asked_for_by_their_iana_name(dataset):
+    """A validation row must be answerable by copying: an unseen city's zone cannot be known."""
+    _, validation = dataset
+    time_calls = calls_of(validation, "get_current_time")
+    assert time_calls
+    for row, call in time_calls:
+        assert call["arguments"]["timezone"] in user_text(row)
