@@ -66,6 +66,9 @@ class Backends:
     async def execute_tools(self, calls: list[tuple[str, Any]]) -> list[dict[str, Any]]:
         return await self._call(self.tools, "execute_many", calls)
 
+    async def mcp_status(self) -> list[dict[str, Any]]:
+        return await self._call(self.tools, "mcp_status")
+
     async def call_training(self, method: str, *args: Any) -> Any:
         return await self._call(self.training, method, *args)
 

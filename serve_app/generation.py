@@ -73,6 +73,13 @@ def _sampling_key(request: GenerationRequest) -> tuple[float, float, int]:
     return (request.temperature, request.top_p, seed)
 
 
+def _sampling_kwargs(temperature: float, top_p: float) -> dict[str, Any]:
+    """generate() arguments: greedy at temperature 0 (fast on CPU), nucleus sampling above."""
+    if temperature > 0:
+        return {"do_sample": True, "temperature": temperature, "top_p": top_p}
+    return {"do_sample": False}
+
+
 def _eos_ids(loaded: LoadedModel) -> set[int]:
     eos = loaded.model.generation_config.eos_token_id
     ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
@@ -138,11 +145,7 @@ def generate_batch(
             {"input_ids": [prompts[i] for i in indices]}, padding=True, return_tensors="pt"
         ).to(loaded.device)
         temperature, top_p, seed = key
-        sampling = (
-            {"do_sample": True, "temperature": temperature, "top_p": top_p}
-            if temperature > 0
-            else {"do_sample": False}
-        )
+        sampling = _sampling_kwargs(temperature, top_p)
         if seed >= 0:
             torch.manual_seed(seed)
         output = loaded.model.generate(
@@ -168,11 +171,7 @@ def stream_generate(loaded: LoadedModel, request: GenerationRequest) -> Iterator
     prompt = render_prompt(loaded, request)
     streamer = TextIteratorStreamer(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True)
     budget = min(request.max_new_tokens, request.max_length - len(prompt))
-    sampling = (
-        {"do_sample": True, "temperature": request.temperature, "top_p": request.top_p}
-        if request.temperature > 0
-        else {"do_sample": False}
-    )
+    sampling = _sampling_kwargs(request.temperature, request.top_p)
     if request.seed is not None:
         torch.manual_seed(request.seed)
 

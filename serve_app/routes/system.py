@@ -46,8 +46,6 @@ async def status(backends: BackendsDep) -> StatusResponse:
             is_training=training.is_training, progress=training.progress, message=training.message
         ),
         available_tools=[spec["name"] for spec in await backends.tool_specs()],
-        mcp_servers=[
-            McpServerState(**server) for server in await backends.tools.mcp_status.remote()
-        ],
+        mcp_servers=[McpServerState(**server) for server in await backends.mcp_status()],
         hf_manager_available=importlib.util.find_spec("huggingface_hub") is not None,
     )
