@@ -7,16 +7,15 @@ from typing import Any
 
 from serve_app.generation import GenerationRequest, GenerationResult, generate_batch
 from serve_app.model_loading import LoadedModel
+from tools.tool_calls import decode_arguments
 
 
 def normalize_arguments(arguments: Any) -> str:
     """Canonical JSON of call arguments: key order and string-vs-object encoding do not matter."""
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments)
-        except json.JSONDecodeError:
-            return arguments
-    return json.dumps(arguments, sort_keys=True, ensure_ascii=False)
+    decoded = decode_arguments(arguments)
+    if isinstance(arguments, str) and decoded is arguments:
+        return arguments  # not JSON: compared as written
+    return json.dumps(decoded, sort_keys=True, ensure_ascii=False)
 
 
 def first_turn(row: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -97,20 +97,16 @@ async def generate_valid(
 ) -> GenerationResult:
     """Generate; when the reply calls tools badly (or tool_choice demands a call), retry sampled."""
     functions = tool_functions(body)
-    result = await backends.generate(request)
-    for attempt in range(1, MAX_CHOICE_TRIES):
-        forced = bool(request.prefill)
-        if not (forced or result.tool_calls or result.tool_call_errors):
-            return result
-        problems = call_problems(result, functions, body)
+    forced = bool(request.prefill)
+    for attempt in range(MAX_CHOICE_TRIES):
+        if attempt:
+            request.temperature, request.seed = 0.7, (body.seed or 0) + attempt
+        result = await backends.generate(request)
+        attempted = forced or result.tool_calls or result.tool_call_errors
+        problems = call_problems(result, functions, body) if attempted else []
         if not problems:
             return result
-        request.temperature, request.seed = 0.7, (body.seed or 0) + attempt
-        result = await backends.generate(request)
-    problems = (
-        call_problems(result, functions, body) if (request.prefill or result.tool_calls) else []
-    )
-    if problems and request.prefill:
+    if forced:
         raise OpenAIError(
             422,
             f"the model gave no valid call for tool_choice after {MAX_CHOICE_TRIES} tries: "
