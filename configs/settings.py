@@ -104,6 +104,11 @@ class DataConfig(Section):
     validation_split: float = Field(0.1, gt=0.0, lt=1.0, description="Share held out for eval.")
     num_generated_examples: int = Field(400, ge=10, description="Rows to generate when needed.")
     seed: int = Field(0, description="Seed of dataset generation and splitting.")
+    holdout_seed: int | None = Field(
+        None,
+        description="Seed of which phrasings and values only validation rows use (None: seed); "
+        "keep it fixed when a model continues training on rows of another seed.",
+    )
 
 
 class OutputConfig(Section):

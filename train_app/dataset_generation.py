@@ -7,7 +7,8 @@ of rows are questions no tool fits, answered directly. Built-in tools have hand-
 and value pools; any other tool (an MCP server's, a user's) is phrased from its schema alone.
 
 Hold-out: ``generate_dataset`` builds validation rows with ``split="validation"``. Every list of
-user phrasings and every finite value pool (places, queries, files, chit-chat) is cut by the seed:
+user phrasings and every finite value pool (places, queries, files, chit-chat) is cut by the seed
+(or by ``holdout_seed`` when given):
 a quarter of it (pools under four items are shared) is used only by validation, the rest only by
 train. Validation rows therefore ask in words, and about values, that training never showed, so
 evaluation measures generalisation rather than recall. Answer phrasings are not held out: they
@@ -123,18 +124,23 @@ def generate_dataset(
     validation_split: float,
     seed: int,
     no_tool_share: float = 0.15,
+    holdout_seed: int | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Train and validation rows; validation asks in phrasings and values held out of train."""
+    """Train and validation rows; validation asks in phrasings and values held out of train.
+
+    ``holdout_seed`` (default: ``seed``) decides that cut alone, so new rows drawn with another
+    ``seed`` can continue training a model without reaching into its validation side.
+    """
     if num_examples < 2:
         raise ValueError(
             f"need at least 2 examples to hold out validation rows, got {num_examples}"
         )
     num_validation = min(num_examples - 1, max(1, round(num_examples * validation_split)))
     train = generate_examples(
-        specs, registry, num_examples - num_validation, seed, no_tool_share, split="train"
+        specs, registry, num_examples - num_validation, seed, no_tool_share, "train", holdout_seed
     )
     validation = generate_examples(
-        specs, registry, num_validation, seed, no_tool_share, split="validation"
+        specs, registry, num_validation, seed, no_tool_share, "validation", holdout_seed
     )
     return train, validation
 
@@ -146,6 +152,7 @@ def generate_examples(
     seed: int,
     no_tool_share: float = 0.15,
     split: Split = "train",
+    holdout_seed: int | None = None,
 ) -> list[dict[str, Any]]:
     """``num_examples`` rows of ``split``, results from ``registry`` (None: rows end at the call).
 
@@ -158,7 +165,7 @@ def generate_examples(
     if not schemas:
         raise ValueError("no tools to generate tool-calling examples for")
     builders = {name: _builder(tool["function"], seed) for name, tool in schemas.items()}
-    holdout = Holdout(seed, split)
+    holdout = Holdout(seed if holdout_seed is None else holdout_seed, split)
     rng = random.Random(f"{seed}:{split}")
 
     num_plain = round(num_examples * no_tool_share)
@@ -1360,6 +1367,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.validation_split if args.validation_split is not None else data.validation_split,
             args.seed if args.seed is not None else data.seed,
             args.no_tool_share,
+            data.holdout_seed,
         )
     output = Path(args.output)
     write_jsonl(train, output / "train.jsonl")

@@ -82,6 +82,7 @@ def prepare_job(
                 config.data.num_generated_examples,
                 config.data.validation_split,
                 config.data.seed,
+                holdout_seed=config.data.holdout_seed,
             )
             source = "generated from the tool registry"
     data_dir = job_dir / "data"

@@ -302,6 +302,27 @@ def test_validation_uses_phrasings_and_values_never_seen_in_training(dataset):
         assert held and not held & seen, tool
 
 
+def test_rows_of_another_seed_keep_the_holdout_of_holdout_seed(dataset, tmp_path):
+    """A model continued on new rows (seed 4) must not see the first run's (seed 3) held-out side."""
+    registry = ToolRegistry.from_config(offline_tools(tmp_path))
+    _, validation = dataset
+    more, _ = generate_dataset(registry.specs(), registry, 400, 0.2, seed=4, holdout_seed=3)
+    assert {user_text(r) for r in more} != {user_text(r) for r in dataset[0]}
+    for tool in ("calculate", "web_search"):
+        seen = {phrasing_of(row) for row, _ in calls_of(more, tool)}
+        held = {phrasing_of(row) for row, _ in calls_of(validation, tool)}
+        assert held and not held & seen, tool
+    for tool in ("get_weather", "web_search"):
+        seen = {json.dumps(call["arguments"]) for _, call in calls_of(more, tool)}
+        held = {json.dumps(call["arguments"]) for _, call in calls_of(validation, tool)}
+        assert held and not held & seen, tool
+    # Without holdout_seed, seed 4 cuts elsewhere: some of seed 3's held-out values reach train.
+    other, _ = generate_dataset(registry.specs(), registry, 400, 0.2, seed=4)
+    seen = {json.dumps(call["arguments"]) for _, call in calls_of(other, "get_weather")}
+    held = {json.dumps(call["arguments"]) for _, call in calls_of(validation, "get_weather")}
+    assert held & seen
+
+
 def test_every_builtin_tool_has_eight_phrasings_per_language():
     for key in ("calculate", "time", "weather", "search", "list_files", "read_file", "write_file"):
         for language in ("zh", "en"):
