@@ -303,7 +303,7 @@ def test_validation_uses_phrasings_and_values_never_seen_in_training(dataset):
 
 
 def test_rows_of_another_seed_keep_the_holdout_of_holdout_seed(dataset, tmp_path):
-    """A model continued on new rows (seed 4) must not see the first run's (seed 3) held-out side."""
+    """A model continued on rows of seed 4 must not see seed 3's held-out side."""
     registry = ToolRegistry.from_config(offline_tools(tmp_path))
     _, validation = dataset
     more, _ = generate_dataset(registry.specs(), registry, 400, 0.2, seed=4, holdout_seed=3)
