@@ -11,6 +11,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from configs.path_roots import PathNotAllowedError
 from configs.store import ConfigError
 from serve_app.generation import PromptTooLongError
 from serve_app.model_loading import ModelLoadError, ModelPathNotFoundError
@@ -22,6 +23,7 @@ from train_app.job_runner import TrainingSetupError
 
 # Most specific first: a subclass must map before its base.
 STATUS_BY_EXCEPTION: list[tuple[type[Exception], int]] = [
+    (PathNotAllowedError, 403),
     (NoModelLoadedError, 404),
     (ModelPathNotFoundError, 404),
     (ModelLoadError, 400),

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer, get_cosine_schedule_with_warmup
 
+from configs.atomic_files import atomic_write_text
 from configs.settings import TrainingConfig
 from serve_app.model_loading import LoadedModel
 from train_app.batching import collate, length_grouped_batches, tokenize_row
@@ -97,7 +98,7 @@ def save_checkpoint(
         {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
         folder / "optimizer.pt",
     )
-    (folder / STATE_FILE).write_text(json.dumps(state, ensure_ascii=False, indent=2))
+    atomic_write_text(folder / STATE_FILE, json.dumps(state, ensure_ascii=False, indent=2))
 
 
 def restore_checkpoint(folder: Path, model: torch.nn.Module, optimizer, scheduler) -> dict:
