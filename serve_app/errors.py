@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from ray.exceptions import RayActorError
 
 from configs.path_roots import PathNotAllowedError
 from configs.store import ConfigError
@@ -33,6 +34,8 @@ STATUS_BY_EXCEPTION: list[tuple[type[Exception], int]] = [
     (TrainingSetupError, 400),
     (TrainingConflictError, 409),
     (JobNotFoundError, 404),
+    # A replica died under the request; Serve starts another (check_health, ray.kill).
+    (RayActorError, 503),
 ]
 
 # ToolOutcome.error_kind → status of POST /tools/execute.

@@ -97,6 +97,8 @@ def load_model(
     folder = resolve_path(model_path)
     if allowed_roots is not None:
         confine(model_path, allowed_roots, "model_path", "model.allowed_roots")
+        if base_model_name is not None:
+            confine(base_model_name, allowed_roots, "base_model_name", "model.allowed_roots")
     if not folder.is_dir():
         raise ModelPathNotFoundError(
             f"model_path {model_path} is not a folder (looked at {folder})"
