@@ -232,3 +232,22 @@ class HubStatusResponse(BaseModel):
     endpoint: str
     hub_reachable: bool
     upload: HubUpload | None
+
+
+class ErrorResponse(BaseModel):
+    """Every REST error but request validation (422): what went wrong and what to do."""
+
+    detail: str
+
+
+class OpenAIErrorBody(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorResponse(BaseModel):
+    """Errors of the /v1 routes, in OpenAI's shape so that its clients raise the right error."""
+
+    error: OpenAIErrorBody

@@ -23,7 +23,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+import schemathesis
 import yaml
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from configs.settings import resolve_path
 from tests.json_stub import JsonStub
@@ -234,3 +242,30 @@ def test_a_killed_model_replica_is_replaced_and_chat_works_again(client, app):
     assert statuses[-1] == 200 and set(statuses) <= {200, 503}, statuses
     assert "ModelServer" in killed
     assert client.get("/health").json()["model_loaded"] is True
+
+
+@pytest.fixture(scope="module")
+def api_schema(app):
+    return schemathesis.openapi.from_url(f"{app.url}/openapi.json")
+
+
+# Routes that start a training job, an upload or a model load are fuzzed elsewhere by hand:
+# random bodies would only queue slow work on 2 cores.
+openapi = schemathesis.pytest.from_fixture("api_schema").exclude(
+    path_regex=r"^/(training/start|huggingface/upload|model/load)$"
+)
+
+
+@openapi.parametrize()
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+def test_openapi_fuzz_finds_no_5xx_and_no_schema_violation(case):
+    """schemathesis: bodies, queries and paths drawn from /openapi.json; every answer must be
+    below 500 and match a status code, content type and schema the route declares."""
+    case.call_and_validate(
+        checks=[
+            not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_schema_conformance,
+        ]
+    )
