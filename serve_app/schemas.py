@@ -178,6 +178,9 @@ class TrainingStatusResponse(BaseModel):
     evaluation: dict[str, Any] = {}
     error: str | None = None
     loss_history: list[dict[str, float]] = []
+    resumed_from_steps: list[int] = Field(
+        [], description="Checkpoint steps the job resumed from after a worker failure."
+    )
     adapter_path: str | None = None
     checkpoint_path: str | None = None
 

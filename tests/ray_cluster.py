@@ -1,6 +1,6 @@
 """Reach the Ray cluster of one `serve run` from a test, to kill its actors (chaos tests).
 
-The address comes from the app's own process group (its GCS client processes carry
+The address comes from the processes `serve run` started (its GCS client processes carry
 ``--gcs-address``), never from ``address="auto"``, which could pick another cluster on the host.
 The kill runs in a child Python process so the test process never joins a Ray cluster.
 """
@@ -29,13 +29,12 @@ print(names[0])
 
 def gcs_address(app: ServeApp) -> str:
     """The GCS address of the Ray cluster `serve run` started for ``app``."""
-    for process in psutil.process_iter(["pid", "cmdline"]):
+    for process in psutil.Process(app.process.pid).children(recursive=True):
         try:
-            if os.getpgid(process.info["pid"]) != app.process.pid:
-                continue
-        except (ProcessLookupError, PermissionError):
+            cmdline = process.cmdline()
+        except psutil.NoSuchProcess:
             continue
-        for arg in process.info["cmdline"] or []:
+        for arg in cmdline:
             if arg.startswith("--gcs-address="):
                 return arg.split("=", 1)[1]
     raise LookupError(f"no process of app pid {app.process.pid} names its GCS address")

@@ -184,6 +184,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         with checkpoint.as_directory() as folder:
             state = restore_checkpoint(Path(folder), core, optimizer, scheduler)
         logger.info("job %s resumed at step %d", spec.job_id, state["step"])
+        if tracker and rank == 0:
+            tracker.record_resume.remote(state["step"])
 
     validation = read_jsonl(spec.validation_file)[: training.eval_max_examples]
     if rank == 0 and validation and "before" not in state["evaluation"]:
