@@ -39,6 +39,11 @@ class ModelConfig(Section):
         "auto", description="auto picks cuda when a GPU is visible, else cpu."
     )
     load_on_start: bool = Field(True, description="Load model_path when the model replica starts.")
+    allowed_roots: list[str] = Field(
+        default_factory=list,
+        description="Folders /model/load and training may read models from, besides the "
+        "project's models/ and output.dir.",
+    )
 
 
 class GenerationConfig(Section):
@@ -108,6 +113,10 @@ class DataConfig(Section):
         None,
         description="Seed of which phrasings and values only validation rows use (None: seed); "
         "keep it fixed when a model continues training on rows of another seed.",
+    )
+    allowed_roots: list[str] = Field(
+        default_factory=list,
+        description="Folders training datasets may be read from, besides output.dir.",
     )
 
 
@@ -207,6 +216,20 @@ class ToolsConfig(Section):
     mcp_servers: list[McpServerConfig] = Field(
         default_factory=list,
         description="External MCP servers whose tools are offered as <name>__<tool>.",
+    )
+    # Tool safety (issue 5): outgoing addresses, result size, where write_file may write.
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names or CIDRs (127.0.0.0/8) network tools and MCP HTTP servers may "
+        "reach although private, loopback or link-local; everything else must be public.",
+    )
+    max_result_chars: int = Field(
+        100_000, ge=1, description="Longest tool result (as JSON); a longer one becomes an error."
+    )
+    write_dir: str | None = Field(
+        ".",
+        description="Folder inside the workspace write_file may write to ('.' the whole "
+        "workspace); null disables write_file.",
     )
 
     @field_validator("functions")

@@ -11,6 +11,7 @@ from ray.actor import ActorHandle
 from ray.exceptions import RayActorError, RayTaskError
 from ray.serve.handle import DeploymentHandle
 
+from configs.path_roots import model_roots
 from configs.store import ConfigStore
 from serve_app.generation import GenerationRequest, GenerationResult
 from serve_app.upload_tasks import hub_uploads_actor
@@ -49,7 +50,9 @@ class Backends:
             raise _original(error) from None
 
     async def load_model(self, model_path: str, base_model_name: str | None) -> dict[str, Any]:
-        return await self._call(self.model, "load", model_path, base_model_name)
+        """A client's load: only folders under the configured model roots."""
+        roots = model_roots(self.config.get())
+        return await self._call(self.model, "load", model_path, base_model_name, roots)
 
     async def model_info(self) -> dict[str, Any] | None:
         return await self._call(self.model, "info")

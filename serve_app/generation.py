@@ -10,6 +10,7 @@ from itertools import groupby
 from typing import Any
 
 import torch
+from jinja2 import TemplateError
 from transformers import TextIteratorStreamer
 
 from serve_app.model_loading import LoadedModel
@@ -20,6 +21,10 @@ logger = logging.getLogger(__name__)
 
 class PromptTooLongError(ValueError):
     """The rendered prompt leaves no room to generate within max_length."""
+
+
+class PromptRenderError(ValueError):
+    """The messages cannot become a prompt: the chat template refuses them, or bad Unicode."""
 
 
 @dataclass
@@ -48,10 +53,29 @@ class GenerationResult:
 
 
 def render_prompt(loaded: LoadedModel, request: GenerationRequest) -> list[int]:
-    """Token ids of the chat rendered by the model's own template, ending with the assistant cue."""
-    text = loaded.tokenizer.apply_chat_template(
-        request.messages, tools=request.tools or None, add_generation_prompt=True, tokenize=False
-    )
+    """Token ids of the chat rendered by the model's own template, ending with the assistant cue.
+
+    Raises PromptRenderError for messages the template cannot render (a tool call without a
+    function name, say) or text that is not valid Unicode (an unpaired surrogate from JSON).
+    """
+    try:
+        text = loaded.tokenizer.apply_chat_template(
+            request.messages,
+            tools=request.tools or None,
+            add_generation_prompt=True,
+            tokenize=False,
+        )
+    except TemplateError as error:
+        raise PromptRenderError(
+            f"the chat template cannot render these messages: {error.message}"
+        ) from error
+    try:
+        (text + request.prefill).encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise PromptRenderError(
+            f"the messages hold text that is not valid Unicode ({error.reason} at character "
+            f"{error.start}): send UTF-8 text without unpaired surrogates"
+        ) from error
     ids = loaded.tokenizer(text + request.prefill, add_special_tokens=False)["input_ids"]
     if len(ids) >= request.max_length:
         raise PromptTooLongError(

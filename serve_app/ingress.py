@@ -10,7 +10,7 @@ from ray.serve.handle import DeploymentHandle
 
 from configs.store import ConfigStore
 from serve_app.backends import Backends
-from serve_app.errors import add_error_handlers
+from serve_app.errors import ERROR_RESPONSES, OPENAI_ERROR_RESPONSES, add_error_handlers
 from serve_app.mcp_server import mount_mcp
 from serve_app.routes import chat, config, huggingface, model, openai, system, tools, training
 
@@ -24,8 +24,9 @@ def create_api(backends: Backends) -> FastAPI:
         version="0.1.0",
     )
     api.state.backends = backends
-    for module in (system, model, chat, tools, training, config, huggingface, openai):
-        api.include_router(module.router)
+    for module in (system, model, chat, tools, training, config, huggingface):
+        api.include_router(module.router, responses=ERROR_RESPONSES)
+    api.include_router(openai.router, responses=OPENAI_ERROR_RESPONSES)
     mount_mcp(api, backends)
     add_error_handlers(api)
     return api

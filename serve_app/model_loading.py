@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
+from configs.path_roots import confine
 from configs.settings import resolve_path
 
 logger = logging.getLogger(__name__)
@@ -79,14 +82,23 @@ def _from_pretrained_full(source: str, dtype: torch.dtype, device: str) -> PreTr
 
 
 def load_model(
-    model_path: str, base_model_name: str | None = None, device: str = "auto"
+    model_path: str,
+    base_model_name: str | None = None,
+    device: str = "auto",
+    allowed_roots: Sequence[Path] | None = None,
 ) -> LoadedModel:
     """Load ``model_path``: a full model (config.json) or a LoRA adapter (adapter_config.json).
 
     A lone adapter is merged into its base: an unmerged LoRA makes decoding ~1.8× slower.
+    With ``allowed_roots`` (a client's request), the folder and an adapter's base must lie under
+    one of them (PathNotAllowedError otherwise).
     """
     started = time.perf_counter()
     folder = resolve_path(model_path)
+    if allowed_roots is not None:
+        confine(model_path, allowed_roots, "model_path", "model.allowed_roots")
+        if base_model_name is not None:
+            confine(base_model_name, allowed_roots, "base_model_name", "model.allowed_roots")
     if not folder.is_dir():
         raise ModelPathNotFoundError(
             f"model_path {model_path} is not a folder (looked at {folder})"
@@ -106,6 +118,8 @@ def load_model(
             raise ModelLoadError(
                 f"{adapter_config_file} names no base model: pass base_model_name in the request"
             )
+        if allowed_roots is not None:
+            confine(base, allowed_roots, "base model", "model.allowed_roots")
         base_source = _resolve_model_source(base)
         base_model = _from_pretrained_full(base_source, dtype, device)
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -22,6 +23,9 @@ from serve_app.model_loading import LoadedModel, ModelLoadError, load_model
 
 logger = logging.getLogger("ray.serve")
 
+# Whole-batch failures in a row (not a bad request: those fail one item) before health fails.
+_UNHEALTHY_AFTER_FAILED_BATCHES = 3
+
 
 class NoModelLoadedError(LookupError):
     """Generation was asked for before any model was loaded."""
@@ -34,6 +38,7 @@ class ModelServer:
         self._loaded: LoadedModel | None = None
         self._load_lock = asyncio.Lock()
         self.load_error: str | None = None
+        self._failed_batches = 0  # whole batches failing in a row: the replica is broken
         if self._config.load_on_start:
             try:
                 self._loaded = load_model(
@@ -51,17 +56,38 @@ class ModelServer:
         self._generate_batch.set_batch_wait_timeout_s(options.batch_wait_timeout_s)
         logger.info("model server options: %s", options.model_dump())
 
+    def check_health(self) -> None:
+        """Serve calls this every ``health_check_period_s``; raising gets the replica replaced.
+
+        No model is a servable state (404 until /model/load); a loaded model without weights or
+        tokenizer, a lost GPU, or generation failing batch after batch is not.
+        """
+        loaded = self._loaded
+        if loaded is not None:
+            if loaded.model is None or loaded.tokenizer is None:
+                raise RuntimeError(f"model {loaded.model_path} lost its weights or tokenizer")
+            if loaded.device == "cuda" and not torch.cuda.is_available():
+                raise RuntimeError(f"model {loaded.model_path} was loaded on a GPU that is gone")
+        if self._failed_batches >= _UNHEALTHY_AFTER_FAILED_BATCHES:
+            raise RuntimeError(f"the last {self._failed_batches} generation batches all failed")
+
     def info(self) -> dict[str, Any] | None:
         return self._loaded.info() if self._loaded else None
 
     def get_load_error(self) -> str | None:
         return self.load_error
 
-    async def load(self, model_path: str, base_model_name: str | None) -> dict[str, Any]:
-        """Swap in another model; on failure the current one keeps serving."""
+    async def load(
+        self,
+        model_path: str,
+        base_model_name: str | None,
+        allowed_roots: list[Path] | None = None,
+    ) -> dict[str, Any]:
+        """Swap in another model; on failure the current one keeps serving. A client's request
+        brings ``allowed_roots``, the folders it may load from."""
         async with self._load_lock:
             loaded = await asyncio.to_thread(
-                load_model, model_path, base_model_name, self._config.device
+                load_model, model_path, base_model_name, self._config.device, allowed_roots
             )
             self._loaded = loaded
             self.load_error = None
@@ -95,4 +121,10 @@ class ModelServer:
     ) -> list[GenerationResult | Exception]:
         loaded = self._loaded
         # A thread keeps the replica's event loop free to gather the next batch meanwhile.
-        return await asyncio.to_thread(generate_batch, loaded, requests)
+        try:
+            results = await asyncio.to_thread(generate_batch, loaded, requests)
+        except Exception:
+            self._failed_batches += 1
+            raise
+        self._failed_batches = 0
+        return results

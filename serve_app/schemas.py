@@ -178,6 +178,9 @@ class TrainingStatusResponse(BaseModel):
     evaluation: dict[str, Any] = {}
     error: str | None = None
     loss_history: list[dict[str, float]] = []
+    resumed_from_steps: list[int] = Field(
+        [], description="Checkpoint steps the job resumed from after a worker failure."
+    )
     adapter_path: str | None = None
     checkpoint_path: str | None = None
 
@@ -232,3 +235,22 @@ class HubStatusResponse(BaseModel):
     endpoint: str
     hub_reachable: bool
     upload: HubUpload | None
+
+
+class ErrorResponse(BaseModel):
+    """Every REST error but request validation (422): what went wrong and what to do."""
+
+    detail: str
+
+
+class OpenAIErrorBody(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorResponse(BaseModel):
+    """Errors of the /v1 routes, in OpenAI's shape so that its clients raise the right error."""
+
+    error: OpenAIErrorBody

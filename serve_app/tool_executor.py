@@ -24,6 +24,10 @@ class ToolExecutor:
         self._rebuilding = asyncio.Lock()
         logger.info("tool registry: %s", [spec.name for spec in self._registry.specs()])
 
+    def check_health(self) -> None:
+        """Serve calls this every ``health_check_period_s``; raising gets the replica replaced."""
+        self._registry.check_health()
+
     async def _current_registry(self) -> ToolRegistry:
         """Follow /config/update: rebuild the registry when the tools section changed.
 

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from configs.path_roots import PathNotAllowedError
 from configs.settings import AppConfig, TrainingConfig, resolve_path
 from configs.store import ConfigError, ConfigStore, deep_merge, describe_validation_error
 from train_app.dataset_validation import DatasetError
@@ -70,7 +71,7 @@ class TrainingManager:
             prepared = await asyncio.to_thread(
                 prepare_job, job_id, job_dir, config, dataset_path or config.data.dataset_path
             )
-        except (DatasetError, TrainingSetupError):
+        except (DatasetError, TrainingSetupError, PathNotAllowedError):
             shutil.rmtree(job_dir, ignore_errors=True)  # a refused start leaves no job behind
             raise
         self._tracker = ProgressTracker.options(

@@ -39,6 +39,7 @@ from mcp.shared.exceptions import MCPError
 
 from configs.settings import PROJECT_ROOT, McpServerConfig
 from tools.errors import ToolInputError, ToolUnavailableError
+from tools.net_guard import async_request_hook, check_url
 from tools.tool_spec import Tool, ToolSpec
 
 __all__ = ["McpClient", "McpServerStatus", "registry_name"]
@@ -82,9 +83,15 @@ class McpClient:
 
     @classmethod
     def connect(
-        cls, configs: Sequence[McpServerConfig], previous: McpClient | None = None
+        cls,
+        configs: Sequence[McpServerConfig],
+        previous: McpClient | None = None,
+        allowed_hosts: Sequence[str] = (),
     ) -> McpClient:
         """Connect every enabled server, in parallel, each within its ``connect_timeout_s``.
+
+        An HTTP server's URL (and every redirect) must lead to a public address or one in
+        ``allowed_hosts`` (``tools.net_guard``).
 
         ``previous`` hands over its sessions with servers whose entry is unchanged (they keep
         running); it is closed otherwise, and unusable afterwards.
@@ -97,11 +104,17 @@ class McpClient:
                 continue
             reused = kept.get(config.name)
             # A server that never started is tried again: a config change is the moment to.
-            if reused is not None and reused.config == config and reused.tools:
+            allowed = list(allowed_hosts)
+            if (
+                reused is not None
+                and reused.config == config
+                and reused.allowed_hosts == allowed
+                and reused.tools
+            ):
                 del kept[config.name]
                 sessions.append(reused)
             else:
-                sessions.append(_Session(config))
+                sessions.append(_Session(config, allowed))
         loop = loop or _LoopThread()
         starting = [session for session in sessions if not session.tools]
         loop.run(_gather(*(session.close() for session in kept.values())))
@@ -113,6 +126,11 @@ class McpClient:
 
     def status(self) -> list[McpServerStatus]:
         return [session.status() for session in self._sessions]
+
+    def check_health(self) -> None:
+        """Raise RuntimeError when the thread every session lives in has died."""
+        if self._loop is None or not self._loop.alive():
+            raise RuntimeError("the MCP client's event loop is not running")
 
     def close(self) -> None:
         """End every session (stdio servers are stopped); idempotent."""
@@ -129,8 +147,9 @@ class McpClient:
 class _Session:
     """One server: its session, opened and closed by an owner task, its tools, its last error."""
 
-    def __init__(self, config: McpServerConfig) -> None:
+    def __init__(self, config: McpServerConfig, allowed_hosts: list[str]) -> None:
         self.config = config
+        self.allowed_hosts = allowed_hosts
         self.tools: list[Tool] = []
         self.error: str | None = None
         self._client: Client | None = None
@@ -251,7 +270,8 @@ class _Session:
         why the session ended, when it was not asked to."""
         stderr = _StderrLog(self.config.name) if self.config.command is not None else None
         try:
-            async with Client(_transport(self.config, stderr), cache=None) as client:
+            transport = _transport(self.config, stderr, self.allowed_hosts)
+            async with Client(transport, cache=None) as client:
                 listed = await _list_tools(client)
                 if not ready.done():
                     ready.set_result((client, listed))
@@ -308,6 +328,9 @@ class _LoopThread:
         """Run ``coroutine`` there; cancelling the caller cancels it."""
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self._loop))
 
+    def alive(self) -> bool:
+        return self._thread.is_alive() and self._loop.is_running()
+
     def stop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=_CLOSE_TIMEOUT_S)
@@ -345,7 +368,7 @@ class _StderrLog:
 
 
 def _transport(
-    config: McpServerConfig, stderr: _StderrLog | None
+    config: McpServerConfig, stderr: _StderrLog | None, allowed_hosts: list[str]
 ) -> AbstractAsyncContextManager[Any]:
     if config.command is not None:
         assert stderr is not None
@@ -358,17 +381,20 @@ def _transport(
         )
         return stdio_client(parameters, errlog=stderr.file)
     assert config.url is not None
-    return _http_transport(config)
+    return _http_transport(config, allowed_hosts)
 
 
 @asynccontextmanager
-async def _http_transport(config: McpServerConfig) -> AsyncIterator[Any]:
+async def _http_transport(config: McpServerConfig, allowed_hosts: list[str]) -> AsyncIterator[Any]:
     headers = {key: os.path.expandvars(value) for key, value in config.headers.items()}
     # Reads are bounded by each call's deadline (the registry cancels the call), not here.
     timeout = httpx2.Timeout(config.connect_timeout_s, read=None)
     assert config.url is not None
+    # Refused before any connection: the message names the address and the setting.
+    await asyncio.to_thread(check_url, config.url, allowed_hosts)
+    hooks = {"request": [async_request_hook(allowed_hosts)]}
     async with (
-        httpx2.AsyncClient(headers=headers, timeout=timeout) as http,
+        httpx2.AsyncClient(headers=headers, timeout=timeout, event_hooks=hooks) as http,
         streamable_http_client(config.url, http_client=http) as streams,
     ):
         yield streams

@@ -91,7 +91,7 @@ class ToolRegistry:
             if previous_mcp is not None:
                 previous_mcp.close()
             return cls(tools, config)
-        mcp = McpClient.connect(servers, previous_mcp)
+        mcp = McpClient.connect(servers, previous_mcp, config.allowed_hosts)
         try:
             return cls(tools + mcp.tools(), config, mcp)
         except ToolLoadError:
@@ -101,6 +101,14 @@ class ToolRegistry:
     def mcp_status(self) -> list[McpServerStatus]:
         """Each MCP server's state: connected, its tools, its last error."""
         return self._mcp.status() if self._mcp is not None else []
+
+    def check_health(self) -> None:
+        """Raise RuntimeError when the registry cannot run calls: closed while in use, or its
+        MCP sessions' event loop gone. A server that is merely down is not a broken registry."""
+        if not self._tools and self._config.functions:
+            raise RuntimeError("the tool registry holds none of its configured tools")
+        if self._mcp is not None:
+            self._mcp.check_health()
 
     def close(self) -> None:
         """End the MCP sessions (stdio servers are stopped); idempotent."""
@@ -130,7 +138,8 @@ class ToolRegistry:
         return self._tools.get(name)
 
     async def execute(self, name: str, arguments: Any) -> ToolOutcome:
-        """Validate and run one call within ``timeout_s``; failures become outcomes, never raise."""
+        """Validate and run one call within ``timeout_s``, its result within ``max_result_chars``;
+        failures become outcomes, never raise."""
         outcome = await self._execute(name, arguments)
         if not outcome.ok:
             logger.warning("tool call %s failed (%s): %s", name, outcome.error_kind, outcome.error)
@@ -185,10 +194,18 @@ class ToolRegistry:
                 name, arguments, "tool_error", f"{name} failed: {type(error).__name__}: {error}"
             )
         try:
-            result = _jsonable(result)
+            result, size = _jsonable(result)
         except (TypeError, ValueError) as problem:
             return _failure(
                 name, arguments, "tool_error", f"{name} returned a non-JSON result: {problem}"
+            )
+        if size > self._config.max_result_chars:
+            return _failure(
+                name,
+                arguments,
+                "tool_error",
+                f"{name} returned {size} characters of JSON; the limit is "
+                f"{self._config.max_result_chars} (tools.max_result_chars): the result was dropped",
             )
         return ToolOutcome(name=name, arguments=arguments, ok=True, result=result)
 
@@ -256,8 +273,8 @@ def _schema_problems(tool: Tool, arguments: dict[str, Any]) -> str:
     return "; ".join(problems)
 
 
-def _jsonable(value: Any) -> Any:
-    """The JSON form of a tool result; raises if it has none (objects, NaN, giant integers)."""
+def _jsonable(value: Any) -> tuple[Any, int]:
+    """The JSON form of a tool result and its length as JSON text; raises if it has none
+    (objects, NaN, giant integers)."""
     jsonable = to_jsonable_python(value)
-    json.dumps(jsonable, allow_nan=False)
-    return jsonable
+    return jsonable, len(json.dumps(jsonable, allow_nan=False, ensure_ascii=False))

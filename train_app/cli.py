@@ -17,6 +17,7 @@ import ray
 import yaml
 from tqdm import tqdm
 
+from configs.atomic_files import atomic_write_text
 from configs.settings import AppConfig, resolve_path
 from configs.store import (
     DEFAULT_CONFIG_FILE,
@@ -109,8 +110,8 @@ def train(args: argparse.Namespace) -> int:
             shutil.copytree(outcome["adapter_path"], target)
             print(f"exported to {target}")
     summary = {"job_id": job_id, **{k: v for k, v in outcome.items()}}
-    (jobs.job_dir(job_id) / "cli_result.json").write_text(
-        json.dumps(summary, indent=2, ensure_ascii=False)
+    atomic_write_text(
+        jobs.job_dir(job_id) / "cli_result.json", json.dumps(summary, indent=2, ensure_ascii=False)
     )
     return 0 if outcome["state"] == "succeeded" else 1
 

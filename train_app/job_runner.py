@@ -23,6 +23,7 @@ from ray.train import (
 from ray.train.torch import TorchTrainer
 
 from configs.atomic_files import atomic_write_text
+from configs.path_roots import confine, dataset_roots, model_roots
 from configs.settings import AppConfig, resolve_path
 from tools.registry import ToolRegistry
 from train_app.dataset_generation import generate_dataset, split_examples
@@ -57,9 +58,17 @@ def prepare_job(
 ) -> PreparedJob:
     """Load and validate (or generate) the data and write the splits; raises before anything runs.
 
-    Raises DatasetError for an invalid dataset and TrainingSetupError for an unusable base model.
+    Raises DatasetError for an invalid dataset, TrainingSetupError for an unusable base model and
+    PathNotAllowedError for a base model or dataset outside the configured roots.
     """
-    base = resolve_path(config.training.base_model_path or config.model.model_path)
+    base = confine(
+        config.training.base_model_path or config.model.model_path,
+        model_roots(config),
+        "training base model",
+        "model.allowed_roots",
+    )
+    if dataset_path:
+        confine(dataset_path, dataset_roots(config), "dataset_path", "data.allowed_roots")
     if not (base / "config.json").is_file():
         raise TrainingSetupError(
             f"training base model {base} has no config.json: set training.base_model_path to a "
@@ -132,11 +141,13 @@ def export_model(checkpoint_dir: Path, prepared: PreparedJob, evaluation: dict) 
         staging,
         ignore=lambda _, names: [n for n in names if n in TRAINING_STATE_FILES],
     )
-    (staging / "training_config.json").write_text(
-        json.dumps(prepared.config.training.model_dump(), indent=2)
-    )
-    (staging / "dataset_summary.json").write_text(json.dumps(prepared.dataset_summary, indent=2))
-    (staging / "evaluation.json").write_text(json.dumps(evaluation, ensure_ascii=False, indent=2))
+    metadata = {
+        "training_config.json": prepared.config.training.model_dump(),
+        "dataset_summary.json": prepared.dataset_summary,
+        "evaluation.json": evaluation,
+    }
+    for name, value in metadata.items():
+        atomic_write_text(staging / name, json.dumps(value, ensure_ascii=False, indent=2))
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     return target

@@ -33,6 +33,8 @@ class JobProgress:
     started_at: float | None = None
     updated_at: float = field(default_factory=time.time)
     stop_requested: bool = False
+    # Steps of the checkpoints the job resumed from after its workers failed (FailureConfig).
+    resumed_from_steps: list[int] = field(default_factory=list)
 
     @property
     def progress(self) -> float:
@@ -102,6 +104,9 @@ class ProgressTracker:
 
     def set_evaluation(self, name: str, result: dict[str, Any]) -> None:
         self._progress.evaluation[name] = result
+
+    def record_resume(self, step: int) -> None:
+        self._progress.resumed_from_steps.append(step)
 
     def request_stop(self) -> bool:
         return self._progress.request_stop()

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer, get_cosine_schedule_with_warmup
 
+from configs.atomic_files import atomic_write_text
 from configs.settings import TrainingConfig
 from serve_app.model_loading import LoadedModel
 from train_app.batching import collate, length_grouped_batches, tokenize_row
@@ -97,7 +98,7 @@ def save_checkpoint(
         {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
         folder / "optimizer.pt",
     )
-    (folder / STATE_FILE).write_text(json.dumps(state, ensure_ascii=False, indent=2))
+    atomic_write_text(folder / STATE_FILE, json.dumps(state, ensure_ascii=False, indent=2))
 
 
 def restore_checkpoint(folder: Path, model: torch.nn.Module, optimizer, scheduler) -> dict:
@@ -183,6 +184,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         with checkpoint.as_directory() as folder:
             state = restore_checkpoint(Path(folder), core, optimizer, scheduler)
         logger.info("job %s resumed at step %d", spec.job_id, state["step"])
+        if tracker and rank == 0:
+            tracker.record_resume.remote(state["step"])
 
     validation = read_jsonl(spec.validation_file)[: training.eval_max_examples]
     if rank == 0 and validation and "before" not in state["evaluation"]:

@@ -12,7 +12,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, tiny_model_dir):
     workdir = tmp_path_factory.mktemp("no_model")
-    config = {"model": {"model_path": str(tiny_model_dir), "load_on_start": False}}
+    config = {
+        "model": {
+            "model_path": str(tiny_model_dir),
+            "load_on_start": False,
+            "allowed_roots": [str(tiny_model_dir.parent)],
+        }
+    }
     serve_app = ServeApp(workdir, config).start()
     try:
         yield serve_app

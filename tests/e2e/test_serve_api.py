@@ -27,10 +27,12 @@ def app(tmp_path_factory, tiny_model_dir):
     (workdir / "secret.txt").write_text("outside")
     with JsonStub(open_meteo) as weather:
         config = {
-            "model": {"model_path": str(tiny_model_dir)},
+            # /model/load tests load copies placed in the test's own folder.
+            "model": {"model_path": str(tiny_model_dir), "allowed_roots": [str(workdir)]},
             "generation": {"max_new_tokens": 24},
             "tools": {
                 "workspace_dir": str(workdir / "workspace"),
+                "allowed_hosts": ["127.0.0.1"],  # the Open-Meteo stand-in is on loopback
                 "weather_geocoding_url": f"{weather.url}/v1/search",
                 "weather_forecast_url": f"{weather.url}/v1/forecast",
             },

@@ -63,7 +63,7 @@ def app(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("training")
     config = {
         "model": {"model_path": str(SHIPPED_MODEL)},
-        "data": {"num_generated_examples": 160, "seed": 1},
+        "data": {"num_generated_examples": 160, "seed": 1, "allowed_roots": [str(workdir)]},
         "tools": {
             "workspace_dir": str(workdir / "workspace"),
             "functions": [
@@ -133,10 +133,12 @@ def test_no_job_yet(client):
         ({"config_updates": {"batch_size": "eight"}}, "batch_size"),
         ({"config_updates": {"not_a_field": 1}}, "not_a_field"),
         ({"config_updates": {"learning_rate": -1}}, "learning_rate"),
-        ({"dataset_path": "/no/such/dataset.jsonl"}, "dataset.jsonl"),
+        ({"dataset_path": "{workdir}/no/such/dataset.jsonl"}, "dataset.jsonl"),
     ],
 )
-def test_refused_start_leaves_no_job(client, body, needle):
+def test_refused_start_leaves_no_job(client, app, body, needle):
+    if "dataset_path" in body:
+        body = {"dataset_path": body["dataset_path"].format(workdir=app.workdir)}
     response = client.post("/training/start", json=body)
     assert response.status_code == 400, response.text
     assert needle in response.json()["detail"]

@@ -41,6 +41,7 @@ def offline_tools(workspace: Path, **changes) -> ToolsConfig:
         weather_geocoding_url=f"{CLOSED_PORT}/v1/search",
         weather_forecast_url=f"{CLOSED_PORT}/v1/forecast",
         http_timeout_s=1.0,
+        allowed_hosts=["127.0.0.1"],
         **changes,
     )
 
@@ -205,6 +206,7 @@ def test_weather_answer_reports_the_real_result_in_the_users_language(tmp_path):
             workspace_dir=str(tmp_path),
             weather_geocoding_url=f"{stub.url}/v1/search",
             weather_forecast_url=f"{stub.url}/v1/forecast",
+            allowed_hosts=["127.0.0.1"],
         )
         registry = ToolRegistry.from_config(config)
         weather = [spec for spec in registry.specs() if spec.name == "get_weather"]

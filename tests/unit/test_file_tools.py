@@ -8,7 +8,7 @@ import pytest
 
 from configs.settings import ToolsConfig
 from tools.builtin.files import list_files, read_file, write_file
-from tools.errors import ToolInputError
+from tools.errors import ToolInputError, ToolUnavailableError
 
 
 @pytest.fixture
@@ -137,3 +137,25 @@ def test_missing_binary_and_misplaced_paths_are_input_errors(config, workspace):
     (workspace / "blob.bin").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ToolInputError, match="not UTF-8"):
         read_file("blob.bin", config=config)
+
+
+def test_write_dir_confines_write_file_to_a_sub_folder(workspace):
+    """Bad writes tried: beside the sub-folder, the sub-folder itself, '..' out of it, and a
+    symlink inside it that leads back to the workspace root."""
+    config = ToolsConfig(workspace_dir=str(workspace), write_dir="out")
+    assert write_file("out/a.txt", "ok", config=config)["bytes_written"] == 2
+    for path in ("a.txt", "out", "out/../a.txt", "outside/out/a.txt"):
+        with pytest.raises(ToolInputError):
+            write_file(path, "no", config=config)
+    os.symlink(workspace, workspace / "out" / "up")
+    with pytest.raises(ToolInputError, match="tools.write_dir"):
+        write_file("out/up/a.txt", "no", config=config)
+    assert sorted(p.name for p in workspace.iterdir()) == ["out"]
+    assert read_file("out/a.txt", config=config)["content"] == "ok"
+
+
+def test_write_file_can_be_disabled(workspace):
+    config = ToolsConfig(workspace_dir=str(workspace), write_dir=None)
+    with pytest.raises(ToolUnavailableError, match="write_file is disabled"):
+        write_file("a.txt", "no", config=config)
+    assert not (workspace / "a.txt").exists()

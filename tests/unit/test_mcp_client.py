@@ -65,7 +65,9 @@ def stdio_server(name: str = "fx", **settings: Any) -> dict[str, Any]:
 
 def tools_config(*servers: dict[str, Any], **settings: Any) -> ToolsConfig:
     return ToolsConfig(
-        functions=["tools.builtin.calculator:calculate"], mcp_servers=list(servers), **settings
+        functions=["tools.builtin.calculator:calculate"],
+        mcp_servers=list(servers),
+        **{"allowed_hosts": ["127.0.0.1"], **settings},
     )
 
 

@@ -17,6 +17,8 @@ RESULTS = [
     for i in range(8)
 ]
 
+LOOPBACK = ["127.0.0.1"]
+
 
 def searx(path: str, query: dict[str, str]) -> tuple[int, object]:
     return 200, {"query": query["q"], "results": RESULTS} if path == "/search" else {"x": 1}
@@ -35,7 +37,9 @@ def base_url(stub: JsonStub) -> str:
 
 
 def test_returns_the_first_results_as_title_url_snippet(base_url, stub):
-    config = ToolsConfig(search_url=f"{base_url}/search", max_search_results=3)
+    config = ToolsConfig(
+        allowed_hosts=LOOPBACK, search_url=f"{base_url}/search", max_search_results=3
+    )
     answer = web_search("ray serve 教程", config=config)
     assert answer["query"] == "ray serve 教程"
     assert answer["results"] == [
@@ -54,16 +58,22 @@ def test_unreachable_endpoint_is_unavailable():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = ToolsConfig(search_url=f"http://127.0.0.1:{port}/search", http_timeout_s=0.3)
+    config = ToolsConfig(
+        allowed_hosts=LOOPBACK, search_url=f"http://127.0.0.1:{port}/search", http_timeout_s=0.3
+    )
     with pytest.raises(ToolUnavailableError, match="search service unreachable"):
         web_search("ray", config=config)
 
 
 def test_an_endpoint_answering_otherwise_is_unavailable(base_url):
     with pytest.raises(ToolUnavailableError, match="without a results list"):
-        web_search("ray", config=ToolsConfig(search_url=f"{base_url}/other"))
+        web_search(
+            "ray", config=ToolsConfig(allowed_hosts=LOOPBACK, search_url=f"{base_url}/other")
+        )
 
 
 def test_empty_query_is_an_input_error(base_url):
     with pytest.raises(ToolInputError, match="empty"):
-        web_search("  ", config=ToolsConfig(search_url=f"{base_url}/search"))
+        web_search(
+            "  ", config=ToolsConfig(allowed_hosts=LOOPBACK, search_url=f"{base_url}/search")
+        )

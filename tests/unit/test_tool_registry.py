@@ -257,3 +257,24 @@ def test_tool_names_must_be_unique():
     config = ToolsConfig(functions=["tools.builtin.calculator:calculate", f"{__name__}:calculate"])
     with pytest.raises(ToolLoadError, match="'calculate' is used by both"):
         ToolRegistry.from_config(config)
+
+
+def echo(text: str) -> str:
+    """Answer with the text given."""
+    return text
+
+
+def test_a_result_over_max_result_chars_is_dropped_for_an_error():
+    config = ToolsConfig(functions=[f"{__name__}:echo"], max_result_chars=10)
+    registry = ToolRegistry.from_config(config)
+    assert run(registry.execute("echo", {"text": "12345678"})).result == "12345678"  # 10 as JSON
+    outcome = run(registry.execute("echo", {"text": "x" * 5000}))
+    assert (outcome.ok, outcome.error_kind, outcome.result) == (False, "tool_error", None)
+    assert "5002 characters" in outcome.error and "tools.max_result_chars" in outcome.error
+
+
+def test_health_fails_once_the_registry_is_emptied(registry):
+    registry.check_health()
+    registry._tools.clear()
+    with pytest.raises(RuntimeError, match="none of its configured tools"):
+        registry.check_health()

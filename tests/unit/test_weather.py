@@ -62,7 +62,10 @@ def base_url(stub: JsonStub) -> str:
 
 def config_for(geocoding: str, forecast: str) -> ToolsConfig:
     return ToolsConfig(
-        weather_geocoding_url=geocoding, weather_forecast_url=forecast, http_timeout_s=0.3
+        weather_geocoding_url=geocoding,
+        weather_forecast_url=forecast,
+        http_timeout_s=0.3,
+        allowed_hosts=["127.0.0.1"],
     )
 
 

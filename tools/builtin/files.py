@@ -1,9 +1,9 @@
 """File tools confined to the configured workspace: relative paths only, no way out, no specials.
 
 A path is refused when it is absolute, has a ``..`` part, or resolves (through symlinks) to a place
-that is not under the workspace. Files are read through a descriptor opened without following a
-final symlink and checked with fstat, so a symlink or special file swapped in after the check is
-still refused.
+that is not under the workspace; ``write_file`` writes only under ``tools.write_dir`` (null: not at
+all). Files are read through a descriptor opened without following a final symlink and checked
+with fstat, so a symlink or special file swapped in after the check is still refused.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pydantic import Field
 
 from configs.atomic_files import atomic_write_text
 from configs.settings import ToolsConfig, resolve_path
-from tools.errors import ToolInputError
+from tools.errors import ToolInputError, ToolUnavailableError
 
 # Keeps a listing of a crowded folder small enough for the model's context.
 MAX_LIST_ENTRIES = 500
@@ -81,12 +81,20 @@ def write_file(
     config: ToolsConfig,
 ) -> dict[str, Any]:
     """Write text to a workspace file, replacing it whole; missing folders are created."""
+    if config.write_dir is None:
+        raise ToolUnavailableError("write_file is disabled (tools.write_dir is null)")
     size = len(content.encode("utf-8"))
     if size > config.max_file_bytes:
         raise ToolInputError(f"content has {size} bytes; the limit is {config.max_file_bytes}")
     real = _resolve(path, config)
     if real == _workspace(config):
         raise ToolInputError("give a file name, not the workspace folder itself")
+    writable = _resolve(config.write_dir, config)
+    if real == writable or writable not in real.parents:
+        raise ToolInputError(
+            f"{path!r} is outside {config.write_dir!r}, the only workspace folder write_file "
+            "may write to (tools.write_dir)"
+        )
     if real.exists() and not stat.S_ISREG(real.lstat().st_mode):
         raise ToolInputError(f"{path!r} exists and is not a regular file")
     try:

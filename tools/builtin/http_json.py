@@ -1,4 +1,5 @@
-"""GET JSON from an outside service; every way it can fail becomes ToolUnavailableError."""
+"""GET JSON from an outside service; every way it can fail becomes ToolUnavailableError, except
+a refused address (BlockedAddressError)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,28 @@ from typing import Any
 import httpx
 
 from tools.errors import ToolUnavailableError
+from tools.net_guard import request_hook
 
 
-def get_json(url: str, params: dict[str, Any], *, timeout_s: float, service: str) -> Any:
-    """The decoded JSON body of ``GET url?params``; ``service`` names it in error messages."""
+def get_json(
+    url: str,
+    params: dict[str, Any],
+    *,
+    timeout_s: float,
+    service: str,
+    allowed_hosts: list[str],
+) -> Any:
+    """The decoded JSON body of ``GET url?params``; ``service`` names it in error messages.
+
+    Every hop (redirects too) must lead to a public address or one in ``allowed_hosts``.
+    """
     try:
-        response = httpx.get(url, params=params, timeout=timeout_s, follow_redirects=True)
+        with httpx.Client(
+            timeout=timeout_s,
+            follow_redirects=True,
+            event_hooks={"request": [request_hook(allowed_hosts)]},
+        ) as client:
+            response = client.get(url, params=params)
     except httpx.InvalidURL as error:
         raise ToolUnavailableError(f"{service} URL {url!r} is not valid: {error}") from error
     except httpx.HTTPError as error:

@@ -27,6 +27,7 @@ def web_search(
         config.search_url,
         {"q": query, "format": "json"},
         timeout_s=config.http_timeout_s,
+        allowed_hosts=config.allowed_hosts,
         service="search service",
     )
     results = answer.get("results") if isinstance(answer, dict) else None

@@ -64,6 +64,7 @@ def get_weather(
             "timezone": "auto",
         },
         timeout_s=config.http_timeout_s,
+        allowed_hosts=config.allowed_hosts,
         service=SERVICE,
     )
     current = forecast.get("current") if isinstance(forecast, dict) else None
@@ -89,6 +90,7 @@ def _geocode(location: str, config: ToolsConfig) -> dict[str, Any]:
         config.weather_geocoding_url,
         {"name": location, "count": 1, "language": "zh", "format": "json"},
         timeout_s=config.http_timeout_s,
+        allowed_hosts=config.allowed_hosts,
         service=SERVICE,
     )
     places = found.get("results") if isinstance(found, dict) else None
