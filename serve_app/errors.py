@@ -6,16 +6,20 @@ The REST API answers ``{"detail": ...}``; the OpenAI-compatible ``/v1`` routes a
 
 from __future__ import annotations
 
+import math
+
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from ray.serve.exceptions import BackPressureError
 
 from configs.store import ConfigError
-from serve_app.generation import PromptTooLongError
+from serve_app.generation import GenerationTimeoutError, PromptTooLongError
 from serve_app.model_loading import ModelLoadError, ModelPathNotFoundError
 from serve_app.model_server import NoModelLoadedError
 from serve_app.openai_compat import OpenAIError
+from serve_app.request_limits import LimitError
 from serve_app.training_manager import JobNotFoundError, TrainingConflictError
 from train_app.dataset_validation import DatasetError
 from train_app.job_runner import TrainingSetupError
@@ -26,6 +30,7 @@ STATUS_BY_EXCEPTION: list[tuple[type[Exception], int]] = [
     (ModelPathNotFoundError, 404),
     (ModelLoadError, 400),
     (PromptTooLongError, 400),
+    (GenerationTimeoutError, 504),
     (ConfigError, 400),
     (DatasetError, 400),
     (TrainingSetupError, 400),
@@ -44,28 +49,65 @@ STATUS_BY_TOOL_ERROR = {
 
 OPENAI_ERROR_TYPES = {
     400: "invalid_request_error",
+    401: "authentication_error",
     404: "not_found_error",
     409: "conflict_error",
+    413: "invalid_request_error",
     422: "invalid_request_error",
+    429: "rate_limit_error",
+    503: "server_overloaded",
+    504: "timeout",
 }
 
 
-def error_response(
-    request: Request, status: int, message: str, param: str | None = None, code: str | None = None
-) -> JSONResponse:
-    if request.url.path.startswith("/v1/"):
+def error_content(
+    path: str, status: int, message: str, param: str | None = None, code: str | None = None
+) -> dict:
+    """The error body for ``path``: OpenAI's shape under /v1, ``{"detail": ...}`` elsewhere."""
+    if path.startswith("/v1/"):
         error = {
             "message": message,
             "type": OPENAI_ERROR_TYPES.get(status, "api_error"),
             "param": param,
             "code": code,
         }
-        return JSONResponse(status_code=status, content={"error": error})
-    return JSONResponse(status_code=status, content={"detail": message})
+        return {"error": error}
+    return {"detail": message}
+
+
+def error_response(
+    request: Request,
+    status: int,
+    message: str,
+    param: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    content = error_content(request.url.path, status, message, param, code)
+    return JSONResponse(status_code=status, content=content, headers=headers)
 
 
 async def _openai_error(request: Request, error: OpenAIError) -> JSONResponse:
     return error_response(request, error.status, str(error), error.param, error.code)
+
+
+async def _limit_error(request: Request, error: LimitError) -> JSONResponse:
+    return error_response(request, 400, str(error), error.param)
+
+
+async def _backpressure(request: Request, error: BackPressureError) -> JSONResponse:
+    """A deployment's queue (max_queued_requests) is full: ask the client to come back."""
+    retry_after = error.retry_after_s
+    if retry_after is None:
+        retry_after = request.app.state.backends.config.get().security.retry_after_s
+    seconds = max(1, math.ceil(retry_after))
+    return error_response(
+        request,
+        503,
+        f"the service is at capacity ({error.message}); retry after {seconds} s",
+        code="overloaded",
+        headers={"Retry-After": str(seconds)},
+    )
 
 
 async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -84,4 +126,6 @@ def add_error_handlers(app: FastAPI) -> None:
 
         app.add_exception_handler(exception_type, handler)
     app.add_exception_handler(OpenAIError, _openai_error)
+    app.add_exception_handler(LimitError, _limit_error)
+    app.add_exception_handler(BackPressureError, _backpressure)
     app.add_exception_handler(RequestValidationError, _validation_error)
