@@ -27,11 +27,12 @@ class PromptTooLongError(ValueError):
 class GenerationTimeoutError(TimeoutError):
     """The request's deadline passed before its reply was complete; its slot is free again."""
 
-    def __init__(self) -> None:
-        super().__init__(
-            "generation did not finish within security.generation_timeout_s and was stopped: "
-            "ask for fewer tokens (max_new_tokens / max_tokens) or retry later"
-        )
+    def __init__(
+        self,
+        message: str = "generation did not finish within security.generation_timeout_s and was "
+        "stopped: ask for fewer tokens (max_new_tokens / max_tokens) or retry later",
+    ) -> None:
+        super().__init__(message)  # Ray rebuilds exceptions from their args in the caller
 
 
 @dataclass
@@ -83,8 +84,11 @@ class RowLimits(StoppingCriteria):
     """
 
     def __init__(self, ends: list[int | None], deadlines: list[float | None]) -> None:
-        self.ends = torch.tensor([math.inf if e is None else e for e in ends])
-        self.deadlines = torch.tensor([math.inf if d is None else d for d in deadlines])
+        # float64: in float32 an epoch time is rounded to 128 s.
+        self.ends = torch.tensor([math.inf if e is None else e for e in ends], dtype=torch.float64)
+        self.deadlines = torch.tensor(
+            [math.inf if d is None else d for d in deadlines], dtype=torch.float64
+        )
         self.stopped_at: dict[int, int] = {}
 
     def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:

@@ -7,6 +7,7 @@ same generate call (that row must finish normally).
 
 from __future__ import annotations
 
+import pickle
 import time
 
 import pytest
@@ -28,6 +29,18 @@ def test_a_passed_deadline_fails_before_generating(loaded):
     [result] = generate_batch(loaded, [request(deadline=time.time() - 1)])
     assert isinstance(result, GenerationTimeoutError)
     assert "generation_timeout_s" in str(result)
+
+
+def test_a_far_deadline_does_not_cut_a_short_reply(loaded):
+    """Deadlines are epoch seconds: compared in float32 they would round by up to 64 s."""
+    [result] = generate_batch(loaded, [request(max_new_tokens=3, deadline=time.time() + 5)])
+    assert not isinstance(result, Exception) and result.completion_tokens <= 3
+
+
+def test_the_timeout_survives_pickling():
+    """Ray rebuilds a replica's exception in the ingress from its args."""
+    error = pickle.loads(pickle.dumps(GenerationTimeoutError()))
+    assert isinstance(error, GenerationTimeoutError) and "generation_timeout_s" in str(error)
 
 
 def test_deadline_stops_only_its_own_row(loaded):
