@@ -12,9 +12,9 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from ray.serve.exceptions import BackPressureError
 
 from configs.store import ConfigError
+from serve_app.backends import OverloadedError
 from serve_app.generation import GenerationTimeoutError, PromptTooLongError
 from serve_app.model_loading import ModelLoadError, ModelPathNotFoundError
 from serve_app.model_server import NoModelLoadedError
@@ -95,7 +95,7 @@ async def _limit_error(request: Request, error: LimitError) -> JSONResponse:
     return error_response(request, 400, str(error), error.param)
 
 
-async def _backpressure(request: Request, error: BackPressureError) -> JSONResponse:
+async def _overloaded(request: Request, error: OverloadedError) -> JSONResponse:
     """A deployment's queue (max_queued_requests) is full: ask the client to come back."""
     retry_after = error.retry_after_s
     if retry_after is None:
@@ -104,7 +104,7 @@ async def _backpressure(request: Request, error: BackPressureError) -> JSONRespo
     return error_response(
         request,
         503,
-        f"the service is at capacity ({error.message}); retry after {seconds} s",
+        f"the service is at capacity ({error}); retry after {seconds} s",
         code="overloaded",
         headers={"Retry-After": str(seconds)},
     )
@@ -127,5 +127,5 @@ def add_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(exception_type, handler)
     app.add_exception_handler(OpenAIError, _openai_error)
     app.add_exception_handler(LimitError, _limit_error)
-    app.add_exception_handler(BackPressureError, _backpressure)
+    app.add_exception_handler(OverloadedError, _overloaded)
     app.add_exception_handler(RequestValidationError, _validation_error)
