@@ -275,6 +275,40 @@ class HuggingFaceConfig(Section):
 class ServerConfig(Section):
     max_messages: int = Field(100, ge=1, description="Most messages accepted in one chat request.")
     max_message_chars: int = Field(32_000, ge=1, description="Longest accepted message content.")
+    max_new_tokens: int = Field(
+        1024, ge=1, description="Largest max_new_tokens (max_tokens on /v1) a request may ask for."
+    )
+
+
+class SecurityConfig(Section):
+    """Who may call the app and how much; read from the config file only (never /config/update)."""
+
+    api_keys_env: str = Field(
+        "MCP_TUNE_API_KEYS", description="Environment variable holding comma-separated API keys."
+    )
+    api_keys_file: str | None = Field(
+        None, description="File with one API key per line ('#' starts a comment); adds to the env."
+    )
+    allow_unauthenticated_network: bool = Field(
+        False,
+        description="Start without API keys on a non-loopback host (http_options.host); "
+        "false refuses to start there.",
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1, description="Largest request body; a bigger one is answered 413."
+    )
+    rate_limit_per_s: float = Field(
+        20.0, ge=0.0, description="Requests per second per API key (or client address); 0 = off."
+    )
+    rate_limit_burst: int = Field(
+        40, ge=1, description="Requests a key may send at once before rate_limit_per_s applies."
+    )
+    generation_timeout_s: float = Field(
+        120.0, gt=0.0, description="Deadline of one chat request's generation; past it → 504."
+    )
+    retry_after_s: float = Field(
+        1.0, ge=0.0, description="Retry-After sent with 503 when the model server's queue is full."
+    )
 
 
 class AppConfig(Section):
@@ -286,3 +320,4 @@ class AppConfig(Section):
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
     huggingface: HuggingFaceConfig = Field(default_factory=HuggingFaceConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from ray.actor import ActorHandle
 from ray.exceptions import RayActorError, RayTaskError
+from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 
 from configs.path_roots import model_roots
@@ -17,8 +18,22 @@ from serve_app.generation import GenerationRequest, GenerationResult
 from serve_app.upload_tasks import hub_uploads_actor
 
 
+class OverloadedError(RuntimeError):
+    """A deployment's queue (max_queued_requests) is full; the client should retry later.
+
+    Serve answers its own BackPressureError in plain text (it replaces the app's handler for it),
+    so the ingress raises this instead and maps it to a JSON 503 with Retry-After.
+    """
+
+    def __init__(self, message: str, retry_after_s: float | None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 def _original(error: Exception) -> Exception:
     """Ray wraps a deployment's exception; the route wants the one the deployment raised."""
+    if isinstance(error, BackPressureError):
+        return OverloadedError(error.message, error.retry_after_s)
     if isinstance(error, RayTaskError) and isinstance(error.cause, Exception):
         return error.cause
     return error

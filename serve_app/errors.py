@@ -6,6 +6,7 @@ The REST API answers ``{"detail": ...}``; the OpenAI-compatible ``/v1`` routes a
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,10 +21,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from configs.path_roots import PathNotAllowedError
 from configs.store import ConfigError
-from serve_app.generation import PromptRenderError, PromptTooLongError
+from serve_app.backends import OverloadedError
+from serve_app.generation import GenerationTimeoutError, PromptRenderError, PromptTooLongError
 from serve_app.model_loading import ModelLoadError, ModelPathNotFoundError
 from serve_app.model_server import NoModelLoadedError
 from serve_app.openai_compat import OpenAIError
+from serve_app.request_limits import LimitError
 from serve_app.schemas import ErrorResponse, OpenAIErrorResponse
 from serve_app.training_manager import JobNotFoundError, TrainingConflictError
 from train_app.dataset_validation import DatasetError
@@ -37,6 +40,7 @@ STATUS_BY_EXCEPTION: list[tuple[type[Exception], int]] = [
     (ModelLoadError, 400),
     (PromptTooLongError, 400),
     (PromptRenderError, 400),
+    (GenerationTimeoutError, 504),
     (ConfigError, 400),
     (DatasetError, 400),
     (TrainingSetupError, 400),
@@ -58,11 +62,14 @@ STATUS_BY_TOOL_ERROR = {
 # Declared in /openapi.json for every route of a router (schemathesis checks the app keeps to it).
 _ERROR_STATUSES = {
     400: "Invalid input; the detail names the field",
+    401: "No API key, or a wrong one (when keys are configured)",
     403: "A path outside the allowed folders",
     404: "Not there: no model loaded, unknown tool, job or upload",
     409: "Conflict: a training job is already running",
+    413: "Request body over security.max_body_bytes",
+    429: "Rate limit exceeded; Retry-After says when to come back",
     503: "Overloaded, or a service the request needs is unavailable",
-    504: "A tool did not finish within its timeout",
+    504: "A tool or generation did not finish within its timeout",
 }
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text}
@@ -75,28 +82,65 @@ OPENAI_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 OPENAI_ERROR_TYPES = {
     400: "invalid_request_error",
+    401: "authentication_error",
     404: "not_found_error",
     409: "conflict_error",
+    413: "invalid_request_error",
     422: "invalid_request_error",
+    429: "rate_limit_error",
+    503: "server_overloaded",
+    504: "timeout",
 }
 
 
-def error_response(
-    request: Request, status: int, message: str, param: str | None = None, code: str | None = None
-) -> JSONResponse:
-    if request.url.path.startswith("/v1/"):
+def error_content(
+    path: str, status: int, message: str, param: str | None = None, code: str | None = None
+) -> dict:
+    """The error body for ``path``: OpenAI's shape under /v1, ``{"detail": ...}`` elsewhere."""
+    if path.startswith("/v1/"):
         error = {
             "message": message,
             "type": OPENAI_ERROR_TYPES.get(status, "api_error"),
             "param": param,
             "code": code,
         }
-        return JSONResponse(status_code=status, content={"error": error})
-    return JSONResponse(status_code=status, content={"detail": message})
+        return {"error": error}
+    return {"detail": message}
+
+
+def error_response(
+    request: Request,
+    status: int,
+    message: str,
+    param: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    content = error_content(request.url.path, status, message, param, code)
+    return JSONResponse(status_code=status, content=content, headers=headers)
 
 
 async def _openai_error(request: Request, error: OpenAIError) -> JSONResponse:
     return error_response(request, error.status, str(error), error.param, error.code)
+
+
+async def _limit_error(request: Request, error: LimitError) -> JSONResponse:
+    return error_response(request, 400, str(error), error.param)
+
+
+async def _overloaded(request: Request, error: OverloadedError) -> JSONResponse:
+    """A deployment's queue (max_queued_requests) is full: ask the client to come back."""
+    retry_after = error.retry_after_s
+    if retry_after is None:
+        retry_after = request.app.state.backends.config.get().security.retry_after_s
+    seconds = max(1, math.ceil(retry_after))
+    return error_response(
+        request,
+        503,
+        f"the service is at capacity ({error}); retry after {seconds} s",
+        code="overloaded",
+        headers={"Retry-After": str(seconds)},
+    )
 
 
 async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -124,5 +168,7 @@ def add_error_handlers(app: FastAPI) -> None:
 
         app.add_exception_handler(exception_type, handler)
     app.add_exception_handler(OpenAIError, _openai_error)
+    app.add_exception_handler(LimitError, _limit_error)
+    app.add_exception_handler(OverloadedError, _overloaded)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -11,7 +13,7 @@ from typing import Any
 
 import torch
 from jinja2 import TemplateError
-from transformers import TextIteratorStreamer
+from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
 from serve_app.model_loading import LoadedModel
 from tools.tool_calls import parse_tool_calls
@@ -27,6 +29,17 @@ class PromptRenderError(ValueError):
     """The messages cannot become a prompt: the chat template refuses them, or bad Unicode."""
 
 
+class GenerationTimeoutError(TimeoutError):
+    """The request's deadline passed before its reply was complete; its slot is free again."""
+
+    def __init__(
+        self,
+        message: str = "generation did not finish within security.generation_timeout_s and was "
+        "stopped: ask for fewer tokens (max_new_tokens / max_tokens) or retry later",
+    ) -> None:
+        super().__init__(message)  # Ray rebuilds exceptions from their args in the caller
+
+
 @dataclass
 class GenerationRequest:
     messages: list[dict[str, Any]]
@@ -39,6 +52,8 @@ class GenerationRequest:
     seed: int | None = None
     # Text the reply must start with (e.g. '<tool_call>' to force a call); part of the result.
     prefill: str = ""
+    # Wall-clock time (time.time()) at which decoding stops; None = no deadline.
+    deadline: float | None = None
 
 
 @dataclass
@@ -83,6 +98,28 @@ def render_prompt(loaded: LoadedModel, request: GenerationRequest) -> list[int]:
             f"max_length={request.max_length}: shorten the messages or raise max_length"
         )
     return ids
+
+
+class RowLimits(StoppingCriteria):
+    """Stops each row of a batch at its own token budget or its deadline, whichever comes first,
+    so one long or stuck request neither holds the others nor outlives its deadline.
+
+    ``stopped_at`` records the sequence length at which a row's deadline passed.
+    """
+
+    def __init__(self, ends: list[int | None], deadlines: list[float | None]) -> None:
+        # float64: in float32 an epoch time is rounded to 128 s.
+        self.ends = torch.tensor([math.inf if e is None else e for e in ends], dtype=torch.float64)
+        self.deadlines = torch.tensor(
+            [math.inf if d is None else d for d in deadlines], dtype=torch.float64
+        )
+        self.stopped_at: dict[int, int] = {}
+
+    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
+        expired = self.deadlines <= time.time()
+        for row in expired.nonzero().flatten().tolist():
+            self.stopped_at.setdefault(row, input_ids.shape[1])
+        return (expired | (self.ends <= input_ids.shape[1])).to(input_ids.device)
 
 
 def _sampling_key(request: GenerationRequest) -> tuple[float, float, int]:
@@ -144,6 +181,20 @@ def _finish(
     )
 
 
+def _ended(
+    loaded: LoadedModel,
+    request: GenerationRequest,
+    new_ids: list[int],
+    budget: int,
+    eos_ids: set[int],
+) -> bool:
+    """Whether a reply was complete with these tokens (eos, its budget or a stop text)."""
+    if len(new_ids) >= budget or any(token in eos_ids for token in new_ids):
+        return True
+    text = loaded.tokenizer.decode(new_ids, skip_special_tokens=True)
+    return any(stop in text for stop in request.stop)
+
+
 @torch.inference_mode()
 def generate_batch(
     loaded: LoadedModel, requests: list[GenerationRequest]
@@ -152,6 +203,9 @@ def generate_batch(
     results: list[GenerationResult | Exception] = [None] * len(requests)  # type: ignore[list-item]
     prompts: dict[int, list[int]] = {}
     for index, request in enumerate(requests):
+        if request.deadline is not None and request.deadline <= time.time():
+            results[index] = GenerationTimeoutError()  # it waited in the queue past its deadline
+            continue
         try:
             prompts[index] = render_prompt(loaded, request)
         except Exception as error:  # a bad template input must fail only its own request
@@ -172,16 +226,26 @@ def generate_batch(
         sampling = _sampling_kwargs(temperature, top_p)
         if seed >= 0:
             torch.manual_seed(seed)
+        prompt_width = batch["input_ids"].shape[1]
+        limits = RowLimits(
+            [prompt_width + budgets[i] for i in indices], [requests[i].deadline for i in indices]
+        )
         output = loaded.model.generate(
             **batch,
             max_new_tokens=max(budgets.values()),
             pad_token_id=loaded.tokenizer.pad_token_id,
             eos_token_id=sorted(eos_ids),
+            stopping_criteria=StoppingCriteriaList([limits]),
             **sampling,
         )
-        prompt_width = batch["input_ids"].shape[1]
         for row, i in enumerate(indices):
             new_ids = output[row, prompt_width:].tolist()
+            stopped_at = limits.stopped_at.get(row)
+            if stopped_at is not None and not _ended(
+                loaded, requests[i], new_ids[: stopped_at - prompt_width], budgets[i], eos_ids
+            ):
+                results[i] = GenerationTimeoutError()
+                continue
             results[i] = _finish(loaded, requests[i], new_ids, budgets[i], eos_ids, len(prompts[i]))
     logger.debug("generated a batch of %d requests", len(requests))
     return results
@@ -208,6 +272,7 @@ def stream_generate(loaded: LoadedModel, request: GenerationRequest) -> Iterator
                 pad_token_id=loaded.tokenizer.pad_token_id,
                 eos_token_id=sorted(_eos_ids(loaded)),
                 streamer=streamer,
+                stopping_criteria=StoppingCriteriaList([RowLimits([None], [request.deadline])]),
                 **sampling,
             )
 

@@ -9,15 +9,30 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from configs.store import ConfigStore
+from serve_app.api_keys import KeyRing, exposure_message
 from serve_app.backends import Backends
 from serve_app.errors import ERROR_RESPONSES, OPENAI_ERROR_RESPONSES, add_error_handlers
+from serve_app.guard import Guard
 from serve_app.mcp_server import mount_mcp
+from serve_app.rate_limit import RateLimiter
 from serve_app.routes import chat, config, huggingface, model, openai, system, tools, training
 
 logger = logging.getLogger("ray.serve")
 
 
-def create_api(backends: Backends) -> FastAPI:
+def http_host() -> str | None:
+    """The host Serve's HTTP proxies bind (serve_config.yaml http_options.host); None if unknown.
+
+    Serve has no public getter for it; the controller client holds the proxies' config.
+    """
+    try:
+        return serve.context._get_global_client().http_config.host
+    except Exception as error:
+        logger.warning("cannot read Serve's http_options.host: %s", error)
+        return None
+
+
+def create_api(backends: Backends, keyring: KeyRing | None = None) -> FastAPI:
     api = FastAPI(
         title="mcp-tune",
         description="Tool-calling LLM served on Ray Serve, with its tools and LoRA training.",
@@ -29,6 +44,9 @@ def create_api(backends: Backends) -> FastAPI:
     api.include_router(openai.router, responses=OPENAI_ERROR_RESPONSES)
     mount_mcp(api, backends)
     add_error_handlers(api)
+    api.add_middleware(
+        Guard, config=backends.config, keyring=keyring or KeyRing(), limiter=RateLimiter()
+    )
     return api
 
 
@@ -49,7 +67,12 @@ class Ingress:
             training=training_manager,
             config=ConfigStore(config_file, overrides_file),
         )
+        # Refuse to start exposed without keys (ExposedWithoutKeysError), else say who may call.
+        self._keyring = KeyRing()
+        security = self._backends.config.get().security
+        warning, message = exposure_message(http_host(), self._keyring.keys(security), security)
+        logger.log(logging.WARNING if warning else logging.INFO, message)
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         """Serve builds the FastAPI app in the replica, after __init__ has the handles."""
-        return create_api(self._backends)
+        return create_api(self._backends, self._keyring)

@@ -26,8 +26,17 @@ def free_port() -> int:
 class ServeApp:
     """`serve run` of serve_config.yaml, with the config files and port swapped for the test's."""
 
-    def __init__(self, workdir: Path, app_config: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        app_config: dict[str, Any],
+        env: dict[str, str] | None = None,
+        deployments: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """``env`` joins the app's environment (API keys); ``deployments`` overrides fields of
+        serve_config.yaml's deployments by name (e.g. a tiny ``max_queued_requests``)."""
         self.workdir = workdir
+        self.env = env or {}
         self.config_file = workdir / "config.yaml"
         self.overrides_file = workdir / "overrides.yaml"
         # Jobs, checkpoints and config updates of a test stay in its own folder.
@@ -37,6 +46,8 @@ class ServeApp:
         self.url = f"http://127.0.0.1:{self.port}"
         serve_config = yaml.safe_load((PROJECT_ROOT / "serve_config.yaml").read_text())
         serve_config["http_options"]["port"] = self.port
+        for deployment in serve_config["applications"][0]["deployments"]:
+            deployment.update((deployments or {}).get(deployment["name"], {}))
         serve_config["applications"][0]["args"] = {
             "config_file": str(self.config_file),
             "overrides_file": str(self.overrides_file),
@@ -47,7 +58,7 @@ class ServeApp:
 
     def start(self, timeout_s: float = 180.0) -> ServeApp:
         # PYTHONPATH reaches every Ray worker, so tests can offer tools defined under tests/.
-        env = {**os.environ, "RAY_DEDUP_LOGS": "0", "PYTHONPATH": str(PROJECT_ROOT)}
+        env = {**os.environ, **self.env, "RAY_DEDUP_LOGS": "0", "PYTHONPATH": str(PROJECT_ROOT)}
         env.pop("RAY_ADDRESS", None)
         self._log = open(self.log_file, "w")  # noqa: SIM115 (open while serve runs)
         self.process = subprocess.Popen(

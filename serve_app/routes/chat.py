@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 
 from configs.settings import AppConfig
 from serve_app.backends import Backends, BackendsDep
 from serve_app.generation import GenerationRequest
+from serve_app.request_limits import check_max_length, check_max_new_tokens, check_messages
 from serve_app.schemas import (
     ChatRequest,
     ChatResponse,
@@ -24,21 +26,9 @@ router = APIRouter(tags=["chat"])
 
 
 def check_limits(messages: list[dict[str, Any]], options: GenerationOptions, config: AppConfig):
-    if len(messages) > config.server.max_messages:
-        raise HTTPException(
-            400, f"messages: {len(messages)} messages, at most {config.server.max_messages} allowed"
-        )
-    for index, message in enumerate(messages):
-        if len(message["content"]) > config.server.max_message_chars:
-            raise HTTPException(
-                400,
-                f"messages.{index}.content: longer than {config.server.max_message_chars} chars",
-            )
-    if options.max_length is not None and options.max_length > config.model.max_length:
-        raise HTTPException(
-            400,
-            f"max_length: {options.max_length} exceeds model.max_length {config.model.max_length}",
-        )
+    check_messages(messages, config)
+    check_max_length(options.max_length, config)
+    check_max_new_tokens(options.max_new_tokens, config, "max_new_tokens")
 
 
 def with_system_prompt(
@@ -60,6 +50,8 @@ async def chat_turn(
     config = backends.config.get()
     check_limits(messages, options, config)
     messages = with_system_prompt(messages, options, config)
+    # One deadline for the whole turn, tool rounds included.
+    deadline = time.time() + config.security.generation_timeout_s
     tools = (
         [{"type": "function", "function": spec} for spec in await backends.tool_specs()]
         if use_tools
@@ -79,6 +71,7 @@ async def chat_turn(
                     else options.temperature
                 ),
                 top_p=options.top_p or config.generation.top_p,
+                deadline=deadline,
             )
         )
 

@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
+from configs.settings import AppConfig
+from serve_app.api_keys import refuse_security_update
 from serve_app.backends import BackendsDep
 from serve_app.schemas import ConfigUpdateResponse
 
 router = APIRouter(prefix="/config", tags=["config"])
 
+REDACTED = "<redacted>"
+# A value that only names an environment variable (${VAR}) holds no secret itself.
+_ENV_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def public_config(config: AppConfig) -> dict[str, Any]:
+    """The config as shown to clients: MCP server headers and env values that are literal
+    (not ``${VAR}`` references) are redacted. Keys and the hub token are never in the config."""
+    data = config.model_dump()
+    for server in data["tools"]["mcp_servers"]:
+        for field in ("headers", "env"):
+            server[field] = {
+                name: value if _ENV_REFERENCE.fullmatch(value) else REDACTED
+                for name, value in server[field].items()
+            }
+    return data
+
 
 @router.get("")
 async def get_config(backends: BackendsDep) -> dict[str, Any]:
-    return backends.config.get().model_dump()
+    return public_config(backends.config.get())
 
 
 @router.post("/update", response_model=ConfigUpdateResponse)
@@ -28,6 +48,8 @@ async def update_config(
     """Deep-merge a partial update, validate it, persist it atomically; invalid → 400, no change.
 
     Generation and tool settings apply to the next request; model settings to the next load.
+    The security section (API keys, limits) is refused: it comes from the config file only.
     """
+    refuse_security_update(update)
     config = backends.config.update(update)
-    return ConfigUpdateResponse(status="updated", config=config.model_dump())
+    return ConfigUpdateResponse(status="updated", config=public_config(config))

@@ -25,6 +25,7 @@ from serve_app.openai_compat import (
     to_chat_messages,
     tool_functions,
 )
+from serve_app.request_limits import check_max_new_tokens, check_messages
 from tools.tool_calls import parse_tool_calls
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -77,8 +78,12 @@ def generation_request(body: ChatCompletionRequest, backends: Backends) -> Gener
         else None
     )
     stops = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
+    messages = to_chat_messages(body.messages)
+    check_messages(messages, config)
+    check_max_new_tokens(body.max_tokens, config, "max_tokens")
+    check_max_new_tokens(body.max_completion_tokens, config, "max_completion_tokens")
     return GenerationRequest(
-        messages=to_chat_messages(body.messages),
+        messages=messages,
         tools=tools,
         max_new_tokens=body.max_completion_tokens
         or body.max_tokens
@@ -89,6 +94,7 @@ def generation_request(body: ChatCompletionRequest, backends: Backends) -> Gener
         stop=tuple(stops),
         seed=body.seed,
         prefill=forced_prefix(body, functions),
+        deadline=time.time() + config.security.generation_timeout_s,
     )
 
 

@@ -205,6 +205,7 @@ def test_config_get_and_update_persist(client, app):
         "tools",
         "huggingface",
         "server",
+        "security",
     }
     update = {"model": {"max_length": 4096}, "training": {"batch_size": 8}}
     response = client.post("/config/update", json=update)
