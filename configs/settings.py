@@ -39,6 +39,12 @@ class ModelConfig(Section):
         "auto", description="auto picks cuda when a GPU is visible, else cpu."
     )
     load_on_start: bool = Field(True, description="Load model_path when the model replica starts.")
+    max_loaded_adapters: int = Field(
+        4,
+        ge=1,
+        description="Per-request LoRA adapters kept loaded per model replica; the least recently "
+        "used is evicted past it (and reloaded when asked for again).",
+    )
 
 
 class GenerationConfig(Section):

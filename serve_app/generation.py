@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from itertools import groupby
 from typing import Any
 
 import torch
+from peft import PeftModel
 from transformers import TextIteratorStreamer
 
 from serve_app.model_loading import LoadedModel
@@ -20,6 +22,23 @@ logger = logging.getLogger(__name__)
 
 class PromptTooLongError(ValueError):
     """The rendered prompt leaves no room to generate within max_length."""
+
+
+# peft's adapter name for "no adapter" in a mixed-adapter batch (generate(adapter_names=...)).
+BASE_ADAPTER = "__base__"
+
+
+@dataclass(frozen=True)
+class AdapterRef:
+    """A registered LoRA adapter a request runs with."""
+
+    model_id: str  # Serve's multiplexed model id: routes the request, keys the replica's LRU
+    path: str
+
+    @property
+    def peft_name(self) -> str:
+        """Its name inside the replica's PeftModel (module names allow no '.' or '@')."""
+        return "lora_" + hashlib.sha1(self.model_id.encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -34,6 +53,7 @@ class GenerationRequest:
     seed: int | None = None
     # Text the reply must start with (e.g. '<tool_call>' to force a call); part of the result.
     prefill: str = ""
+    adapter: AdapterRef | None = None
 
 
 @dataclass
@@ -78,6 +98,15 @@ def _sampling_kwargs(temperature: float, top_p: float) -> dict[str, Any]:
     if temperature > 0:
         return {"do_sample": True, "temperature": temperature, "top_p": top_p}
     return {"do_sample": False}
+
+
+def _adapter_kwargs(loaded: LoadedModel, requests: list[GenerationRequest]) -> dict[str, Any]:
+    """generate()'s per-row adapters once adapters are attached; none on a plain model."""
+    if not isinstance(loaded.model, PeftModel):
+        if any(r.adapter for r in requests):
+            raise RuntimeError("a request asks for an adapter, but none is attached")
+        return {}
+    return {"adapter_names": [r.adapter.peft_name if r.adapter else BASE_ADAPTER for r in requests]}
 
 
 def _eos_ids(loaded: LoadedModel) -> set[int]:
@@ -153,6 +182,7 @@ def generate_batch(
             max_new_tokens=max(budgets.values()),
             pad_token_id=loaded.tokenizer.pad_token_id,
             eos_token_id=sorted(eos_ids),
+            **_adapter_kwargs(loaded, [requests[i] for i in indices]),
             **sampling,
         )
         prompt_width = batch["input_ids"].shape[1]
@@ -172,6 +202,7 @@ def stream_generate(loaded: LoadedModel, request: GenerationRequest) -> Iterator
     streamer = TextIteratorStreamer(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True)
     budget = min(request.max_new_tokens, request.max_length - len(prompt))
     sampling = _sampling_kwargs(request.temperature, request.top_p)
+    adapters = _adapter_kwargs(loaded, [request])
     if request.seed is not None:
         torch.manual_seed(request.seed)
 
@@ -184,6 +215,7 @@ def stream_generate(loaded: LoadedModel, request: GenerationRequest) -> Iterator
                 pad_token_id=loaded.tokenizer.pad_token_id,
                 eos_token_id=sorted(_eos_ids(loaded)),
                 streamer=streamer,
+                **adapters,
                 **sampling,
             )
 

@@ -11,15 +11,19 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from jsonschema import validators
 from pydantic import BaseModel, ConfigDict, Field
 
-from serve_app.generation import GenerationResult
+from serve_app.generation import GenerationRequest, GenerationResult
 from tools.tool_calls import decode_arguments
 
 MAX_CHOICE_TRIES = 3
+
+# none | auto | required | {"type": "function", "function": {"name": ...}}; None means auto.
+ToolChoice = Literal["none", "auto", "required"] | dict[str, Any] | None
 
 
 class OpenAIError(Exception):
@@ -38,7 +42,7 @@ class ChatCompletionRequest(BaseModel):
     model: str
     messages: list[dict[str, Any]] = Field(min_length=1)
     tools: list[dict[str, Any]] | None = None
-    tool_choice: Literal["none", "auto", "required"] | dict[str, Any] | None = None
+    tool_choice: ToolChoice = None
     parallel_tool_calls: bool = True
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
@@ -107,9 +111,8 @@ def tool_functions(request: ChatCompletionRequest) -> dict[str, dict[str, Any]]:
     return functions
 
 
-def forced_prefix(request: ChatCompletionRequest, functions: dict[str, dict]) -> str:
+def forced_prefix(choice: ToolChoice, functions: dict[str, dict]) -> str:
     """The start the reply must have to honour tool_choice ('' when the model may choose)."""
-    choice = request.tool_choice
     if choice in (None, "auto", "none"):
         return ""
     if not functions:
@@ -125,11 +128,11 @@ def forced_prefix(request: ChatCompletionRequest, functions: dict[str, dict]) ->
 
 
 def call_problems(
-    result: GenerationResult, functions: dict[str, dict], request: ChatCompletionRequest
+    result: GenerationResult, functions: dict[str, dict], choice: ToolChoice
 ) -> list[str]:
     """Why the reply does not satisfy tool_choice; empty when it does."""
     problems = list(result.tool_call_errors)
-    if request.tool_choice not in (None, "auto", "none") and not result.tool_calls:
+    if choice not in (None, "auto", "none") and not result.tool_calls:
         problems.append("tool_choice requires a tool call")
     for call in result.tool_calls:
         function = functions.get(call["name"])
@@ -142,6 +145,34 @@ def call_problems(
             f"{call['name']}: {e.message}" for e in validator.iter_errors(call["arguments"])
         )
     return problems
+
+
+async def generate_valid(
+    generate: Callable[[GenerationRequest], Awaitable[GenerationResult]],
+    request: GenerationRequest,
+    functions: dict[str, dict],
+    choice: ToolChoice,
+) -> GenerationResult:
+    """Generate; when the reply calls tools badly (or tool_choice demands a call), retry sampled
+    with seeds derived from the request's. ``request.prefill`` holds the forced prefix."""
+    forced = bool(request.prefill)
+    base_seed = request.seed or 0
+    for attempt in range(MAX_CHOICE_TRIES):
+        if attempt:
+            request.temperature, request.seed = 0.7, base_seed + attempt
+        result = await generate(request)
+        attempted = forced or result.tool_calls or result.tool_call_errors
+        problems = call_problems(result, functions, choice) if attempted else []
+        if not problems:
+            return result
+    if forced:
+        raise OpenAIError(
+            422,
+            f"the model gave no valid call for tool_choice after {MAX_CHOICE_TRIES} tries: "
+            f"{'; '.join(problems)}",
+            "tool_choice",
+        )
+    return result
 
 
 def completion_id() -> str:
