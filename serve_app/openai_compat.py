@@ -2,8 +2,9 @@
 
 Pure functions; the routes in ``serve_app/routes/openai.py`` wire them to the model replica.
 ``tool_choice`` is enforced by constrained decoding plus validation: ``required`` makes the reply
-start with ``<tool_call>``, a named function also fixes the name, and the call is then validated
-against the tool's JSON schema; an invalid call is retried with sampling (seeded) a few times.
+start with ``<tool_call>``, a named function also fixes the name and the first required
+argument's key, and the call is then validated against the tool's JSON schema; an invalid call
+is retried with sampling (seeded) a few times.
 """
 
 from __future__ import annotations
@@ -122,9 +123,15 @@ def forced_prefix(choice: ToolChoice, functions: dict[str, dict]) -> str:
     name = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
     if name not in functions:
         raise OpenAIError(400, f"tool_choice names an unknown function {name!r}", "tool_choice")
-    # No space after the colon: the tokenizer merges it into the next token (' {"'), and a
+    # No space after a colon: the tokenizer merges it into the next token (' {"', ' "'), and a
     # prefix must end on a token boundary that training text also has.
-    return '<tool_call>\n{"name": ' + json.dumps(name) + ', "arguments":'
+    prefix = '<tool_call>\n{"name": ' + json.dumps(name) + ', "arguments":'
+    required = (functions[name].get("parameters") or {}).get("required") or []
+    if required and isinstance(required[0], str):
+        # Any valid call holds its required keys, so opening the object with the first one is
+        # always right, and it keeps a small model from writing a bare value as the arguments.
+        prefix += " {" + json.dumps(required[0]) + ":"
+    return prefix
 
 
 def call_problems(
