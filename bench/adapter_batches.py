@@ -14,12 +14,21 @@ import time
 from pathlib import Path
 
 import torch
-from peft import PeftModel
+from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from configs.settings import resolve_path
 from serve_app.generation import BASE_ADAPTER
-from tests.lora_adapters import make_lora_adapter
+
+
+def make_lora_adapter(base: Path, folder: Path, seed: int) -> Path:
+    """A real adapter folder with random non-zero weights (its output differs from the base)."""
+    torch.manual_seed(seed)
+    config = LoraConfig(
+        r=8, lora_alpha=16, target_modules=["q_proj", "v_proj", "o_proj"], init_lora_weights=False
+    )
+    get_peft_model(AutoModelForCausalLM.from_pretrained(base), config).save_pretrained(folder)
+    return folder
 
 
 def main() -> None:
