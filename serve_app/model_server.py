@@ -149,10 +149,6 @@ class ModelServer:
             )
         return self._loaded
 
-    def adapters(self) -> list[str]:
-        """Peft names of the adapters attached on this replica (for tests and operators)."""
-        return sorted(attached_adapters(self._loaded)) if self._loaded else []
-
     async def _load_adapter(self, model_id: str) -> AdapterSlot:
         """Serve's multiplexer calls this on a cache miss (after evicting past the limit)."""
         peft_name = AdapterRef(model_id, "").peft_name
@@ -207,12 +203,19 @@ class ModelServer:
             if evicted_and_idle:
                 await asyncio.to_thread(self._sweep)
 
-    def _ensure_attached(self, loaded: LoadedModel, requests: list[GenerationRequest]) -> None:
+    def _ensure_attached(
+        self, loaded: LoadedModel, requests: list[GenerationRequest]
+    ) -> dict[str, ModelLoadError]:
         """Re-attach what a base swap or an eviction race took away; rare, so no limit applies
-        (the next sweep detaches what is not live)."""
+        (the next sweep detaches what is not live). Returns the adapters that failed, by name."""
         missing = {r.adapter.peft_name for r in requests if r.adapter} - attached_adapters(loaded)
+        failed = {}
         for name in missing:
-            self._attach(loaded, name)
+            try:
+                self._attach(loaded, name)
+            except ModelLoadError as error:
+                failed[name] = error
+        return failed
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         self._require_model()
@@ -226,7 +229,9 @@ class ModelServer:
         """Text pieces of one reply as they are decoded; streams are not batched."""
         loaded = self._require_model()
         async with self._adapter_in_use(request):
-            await asyncio.to_thread(self._ensure_attached, loaded, [request])
+            failed = await asyncio.to_thread(self._ensure_attached, loaded, [request])
+            if failed:
+                raise next(iter(failed.values()))
             await asyncio.to_thread(self._model_lock.acquire_read)
             try:
                 pieces = stream_generate(loaded, request)
@@ -236,13 +241,22 @@ class ModelServer:
                 self._model_lock.release_read()
 
     def _run_batch(self, requests: list[GenerationRequest]) -> list[GenerationResult | Exception]:
+        """Generate for the batch; a request whose adapter cannot be attached fails alone."""
         loaded = self._loaded
-        self._ensure_attached(loaded, requests)
+        failed = self._ensure_attached(loaded, requests)
+        results: list[GenerationResult | Exception] = [
+            failed[r.adapter.peft_name] if r.adapter and r.adapter.peft_name in failed else None
+            for r in requests
+        ]
+        runnable = [i for i, outcome in enumerate(results) if outcome is None]
         self._model_lock.acquire_read()
         try:
-            return generate_batch(loaded, requests)
+            outcomes = generate_batch(loaded, [requests[i] for i in runnable])
         finally:
             self._model_lock.release_read()
+        for i, outcome in zip(runnable, outcomes, strict=True):
+            results[i] = outcome
+        return results
 
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.05)
     async def _generate_batch(
