@@ -3,7 +3,8 @@
 Runs in-process on the tiny model with real peft adapters (random non-zero weights):
     python bench/adapter_batches.py --rows 16 --adapters 3 --new-tokens 16
 Rows go round-robin to the base and each adapter; every row decodes exactly --new-tokens tokens
-(EOS is ignored), so both sides do the same work. Prints seconds per side and their ratio.
+(EOS is ignored), so both sides do the same work. Prints seconds per side and their ratio, and
+what attached adapters cost a batch of base-only rows (``__base__``) against the plain model.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     base = resolve_path(args.model)
     tokenizer = AutoTokenizer.from_pretrained(base, padding_side="left")
+    plain = AutoModelForCausalLM.from_pretrained(base).eval()
     model = AutoModelForCausalLM.from_pretrained(base).eval()
     names = [f"a{i}" for i in range(args.adapters)]
     with tempfile.TemporaryDirectory() as folder:
@@ -78,11 +80,18 @@ def main() -> None:
             part = {key: value[index] for key, value in batch.items()}
             model.generate(**part, adapter_names=[group] * len(index), **decode)
 
-    timings: dict[str, list[float]] = {"mixed": [], "split": []}
+    def base_plain() -> None:
+        plain.generate(**batch, **decode)
+
+    def base_peft() -> None:
+        model.generate(**batch, adapter_names=[BASE_ADAPTER] * args.rows, **decode)
+
+    runs = {"mixed": mixed, "split": split, "base_plain": base_plain, "base_peft": base_peft}
+    timings: dict[str, list[float]] = {label: [] for label in runs}
     with torch.inference_mode():
         mixed()  # warm-up
-        for _ in range(args.repeats):  # interleaved, so machine load hits both alike
-            for label, run in (("mixed", mixed), ("split", split)):
+        for _ in range(args.repeats):  # interleaved, so machine load hits all alike
+            for label, run in runs.items():
                 started = time.perf_counter()
                 run()
                 timings[label].append(time.perf_counter() - started)
@@ -91,6 +100,11 @@ def main() -> None:
         f"{args.rows} rows over base + {args.adapters} adapters, {args.new_tokens} tokens each: "
         f"mixed batch {best['mixed']:.2f}s, one batch per adapter {best['split']:.2f}s "
         f"(best of {args.repeats}); split/mixed = {best['split'] / best['mixed']:.2f}x"
+    )
+    print(
+        f"{args.rows} base-only rows: plain model {best['base_plain']:.2f}s, through the PeftModel "
+        f"with the adapters attached {best['base_peft']:.2f}s; "
+        f"peft/plain = {best['base_peft'] / best['base_plain']:.2f}x"
     )
 
 
