@@ -44,6 +44,12 @@ class ModelConfig(Section):
         description="Folders /model/load and training may read models from, besides the "
         "project's models/ and output.dir.",
     )
+    max_loaded_adapters: int = Field(
+        4,
+        ge=1,
+        description="Per-request LoRA adapters kept loaded per model replica; the least recently "
+        "used is evicted past it (and reloaded when asked for again).",
+    )
 
 
 class GenerationConfig(Section):

@@ -53,13 +53,20 @@ class Backends:
         except Exception as error:
             raise _original(error) from None
 
+    def _model_for(self, request: GenerationRequest) -> DeploymentHandle:
+        """A request with an adapter goes to a replica that has it loaded, if one has."""
+        if request.adapter is None:
+            return self.model
+        return self.model.options(multiplexed_model_id=request.adapter.model_id)
+
     async def generate(self, request: GenerationRequest) -> GenerationResult:
-        return await self._call(self.model, "generate", request)
+        return await self._call(self._model_for(request), "generate", request)
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
         """Text pieces of one reply from the model replica, as they are decoded."""
+        handle = self._model_for(request).options(stream=True)
         try:
-            async for piece in self.model.options(stream=True).generate_stream.remote(request):
+            async for piece in handle.generate_stream.remote(request):
                 yield piece
         except Exception as error:
             raise _original(error) from None

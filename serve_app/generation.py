@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import threading
@@ -13,6 +14,7 @@ from typing import Any
 
 import torch
 from jinja2 import TemplateError
+from peft import PeftModel
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
 from serve_app.model_loading import LoadedModel
@@ -40,6 +42,23 @@ class GenerationTimeoutError(TimeoutError):
         super().__init__(message)  # Ray rebuilds exceptions from their args in the caller
 
 
+# peft's adapter name for "no adapter" in a mixed-adapter batch (generate(adapter_names=...)).
+BASE_ADAPTER = "__base__"
+
+
+@dataclass(frozen=True)
+class AdapterRef:
+    """A registered LoRA adapter a request runs with."""
+
+    model_id: str  # Serve's multiplexed model id: routes the request, keys the replica's LRU
+    path: str
+
+    @property
+    def peft_name(self) -> str:
+        """Its name inside the replica's PeftModel (module names allow no '.' or '@')."""
+        return "lora_" + hashlib.sha1(self.model_id.encode()).hexdigest()[:16]
+
+
 @dataclass
 class GenerationRequest:
     messages: list[dict[str, Any]]
@@ -54,6 +73,7 @@ class GenerationRequest:
     prefill: str = ""
     # Wall-clock time (time.time()) at which decoding stops; None = no deadline.
     deadline: float | None = None
+    adapter: AdapterRef | None = None
 
 
 @dataclass
@@ -139,6 +159,15 @@ def _sampling_kwargs(temperature: float, top_p: float) -> dict[str, Any]:
     if temperature > 0:
         return {"do_sample": True, "temperature": temperature, "top_p": top_p}
     return {"do_sample": False}
+
+
+def _adapter_kwargs(loaded: LoadedModel, requests: list[GenerationRequest]) -> dict[str, Any]:
+    """generate()'s per-row adapters once adapters are attached; none on a plain model."""
+    if not isinstance(loaded.model, PeftModel):
+        if any(r.adapter for r in requests):
+            raise RuntimeError("a request asks for an adapter, but none is attached")
+        return {}
+    return {"adapter_names": [r.adapter.peft_name if r.adapter else BASE_ADAPTER for r in requests]}
 
 
 def _eos_ids(loaded: LoadedModel) -> set[int]:
@@ -236,6 +265,7 @@ def generate_batch(
             pad_token_id=loaded.tokenizer.pad_token_id,
             eos_token_id=sorted(eos_ids),
             stopping_criteria=StoppingCriteriaList([limits]),
+            **_adapter_kwargs(loaded, [requests[i] for i in indices]),
             **sampling,
         )
         for row, i in enumerate(indices):
@@ -260,6 +290,7 @@ def stream_generate(loaded: LoadedModel, request: GenerationRequest) -> Iterator
     streamer = TextIteratorStreamer(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True)
     budget = min(request.max_new_tokens, request.max_length - len(prompt))
     sampling = _sampling_kwargs(request.temperature, request.top_p)
+    adapters = _adapter_kwargs(loaded, [request])
     if request.seed is not None:
         torch.manual_seed(request.seed)
 
@@ -273,6 +304,7 @@ def stream_generate(loaded: LoadedModel, request: GenerationRequest) -> Iterator
                 eos_token_id=sorted(_eos_ids(loaded)),
                 streamer=streamer,
                 stopping_criteria=StoppingCriteriaList([RowLimits([None], [request.deadline])]),
+                **adapters,
                 **sampling,
             )
 

@@ -168,3 +168,39 @@ def load_model(
         loaded.load_seconds,
     )
     return loaded
+
+
+def attached_adapters(loaded: LoadedModel) -> set[str]:
+    """Names of the unmerged adapters loaded beside the base (see attach_adapter)."""
+    return set(loaded.model.peft_config) if isinstance(loaded.model, PeftModel) else set()
+
+
+def attach_adapter(loaded: LoadedModel, name: str, path: str) -> None:
+    """Load a LoRA adapter unmerged under ``name``, beside the others, over the same base.
+
+    The first one wraps the base in a PeftModel; requests then pick their adapter per row.
+    """
+    if not (resolve_path(path) / "adapter_config.json").is_file():
+        # Checked here too: peft would take a missing folder for a hub repository id.
+        raise ModelLoadError(f"cannot load LoRA adapter {path}: no adapter_config.json there")
+    try:
+        if isinstance(loaded.model, PeftModel):
+            loaded.model.load_adapter(path, adapter_name=name)
+        else:
+            loaded.model = PeftModel.from_pretrained(loaded.model, path, adapter_name=name)
+    except (OSError, ValueError, RuntimeError, KeyError) as error:
+        raise ModelLoadError(f"cannot load LoRA adapter {path}: {error}") from error
+    loaded.model.eval()
+    logger.info("adapter %s attached from %s", name, path)
+
+
+def detach_adapter(loaded: LoadedModel, name: str) -> None:
+    """Drop an attached adapter; without any left the base runs without LoRA layers again."""
+    model = loaded.model
+    if not isinstance(model, PeftModel) or name not in model.peft_config:
+        return
+    if len(model.peft_config) == 1:
+        loaded.model = model.unload()
+    else:
+        model.delete_adapter(name)
+    logger.info("adapter %s detached", name)

@@ -1,10 +1,18 @@
-"""ModelServer deployment: holds one loaded model and serves batched generation."""
+"""ModelServer deployment: holds one loaded model and serves batched generation.
+
+Requests may name a LoRA adapter (``GenerationRequest.adapter``); Serve model multiplexing routes
+them to a replica that has it, and the replica keeps the ``model.max_loaded_adapters`` most
+recently used adapters attached, unmerged, over its one base model.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import threading
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +22,20 @@ from ray import serve
 from configs.serving import ModelServerOptions
 from configs.settings import ModelConfig
 from serve_app.generation import (
+    AdapterRef,
     GenerationRequest,
     GenerationResult,
     generate_batch,
     stream_generate,
 )
-from serve_app.model_loading import LoadedModel, ModelLoadError, load_model
+from serve_app.model_loading import (
+    LoadedModel,
+    ModelLoadError,
+    attach_adapter,
+    attached_adapters,
+    detach_adapter,
+    load_model,
+)
 
 logger = logging.getLogger("ray.serve")
 
@@ -31,6 +47,50 @@ class NoModelLoadedError(LookupError):
     """Generation was asked for before any model was loaded."""
 
 
+class ReadWriteLock:
+    """Many generations at once, or one change of the model's adapters (not owned by a thread)."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._readers = 0
+        self._writing = False
+
+    def acquire_read(self) -> None:
+        with self._condition:
+            self._condition.wait_for(lambda: not self._writing)
+            self._readers += 1
+
+    def release_read(self) -> None:
+        with self._condition:
+            self._readers -= 1
+            self._condition.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._condition:
+            self._condition.wait_for(lambda: not self._writing and self._readers == 0)
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._writing = False
+                self._condition.notify_all()
+
+
+class AdapterSlot:
+    """What Serve's multiplexer caches per adapter; it calls ``__del__`` on LRU eviction."""
+
+    def __init__(self, server: ModelServer, peft_name: str) -> None:
+        self._server, self.peft_name, self._retired = server, peft_name, False
+
+    def __del__(self) -> None:
+        # Serve calls this on eviction and the garbage collector later; retire only once.
+        if not self._retired:
+            self._retired = True
+            self._server.retire_adapter(self.peft_name)
+
+
 @serve.deployment
 class ModelServer:
     def __init__(self, model_config: dict[str, Any]) -> None:
@@ -39,6 +99,20 @@ class ModelServer:
         self._load_lock = asyncio.Lock()
         self.load_error: str | None = None
         self._failed_batches = 0  # whole batches failing in a row: the replica is broken
+        # Adapters: the multiplexer decides which stay (LRU); an evicted one is detached once no
+        # request in flight uses it. _paths: folder of each peft name requested here.
+        self._model_lock = ReadWriteLock()
+        self._state_lock = threading.Lock()
+        self._paths: dict[str, str] = {}
+        self._live: set[str] = set()
+        self._in_use: Counter[str] = Counter()
+
+        async def load_adapter(model_id: str) -> AdapterSlot:
+            return await self._load_adapter(model_id)
+
+        self._get_adapter = serve.multiplexed(
+            max_num_models_per_replica=self._config.max_loaded_adapters
+        )(load_adapter)
         if self._config.load_on_start:
             try:
                 self._loaded = load_model(
@@ -101,9 +175,78 @@ class ModelServer:
             )
         return self._loaded
 
+    async def _load_adapter(self, model_id: str) -> AdapterSlot:
+        """Serve's multiplexer calls this on a cache miss (after evicting past the limit)."""
+        peft_name = AdapterRef(model_id, "").peft_name
+        loaded = self._require_model()
+        await asyncio.to_thread(self._attach, loaded, peft_name)
+        with self._state_lock:
+            self._live.add(peft_name)
+        return AdapterSlot(self, peft_name)
+
+    def _attach(self, loaded: LoadedModel, peft_name: str) -> None:
+        with self._model_lock.writing():
+            if peft_name not in attached_adapters(loaded):
+                attach_adapter(loaded, peft_name, self._paths[peft_name])
+
+    def retire_adapter(self, peft_name: str) -> None:
+        """Evicted by the multiplexer: detach it now, or when its last request finishes."""
+        with self._state_lock:
+            self._live.discard(peft_name)
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Detach attached adapters that are evicted and that no request in flight uses."""
+        loaded = self._loaded
+        if loaded is None:
+            return
+        with self._model_lock.writing(), self._state_lock:
+            for name in attached_adapters(loaded) - self._live:
+                if self._in_use[name] == 0:
+                    detach_adapter(loaded, name)
+                    self._paths.pop(name, None)
+                    del self._in_use[name]
+
+    @asynccontextmanager
+    async def _adapter_in_use(self, request: GenerationRequest) -> AsyncIterator[None]:
+        """Make sure the request's adapter is loaded here and stays until the request ends."""
+        if request.adapter is None:
+            yield
+            return
+        if serve.get_multiplexed_model_id() != request.adapter.model_id:
+            raise ValueError("a request with an adapter must be sent with its multiplexed_model_id")
+        name = request.adapter.peft_name
+        self._paths[name] = request.adapter.path
+        await self._get_adapter(request.adapter.model_id)
+        with self._state_lock:
+            self._in_use[name] += 1
+        try:
+            yield
+        finally:
+            with self._state_lock:
+                self._in_use[name] -= 1
+                evicted_and_idle = name not in self._live and self._in_use[name] == 0
+            if evicted_and_idle:
+                await asyncio.to_thread(self._sweep)
+
+    def _ensure_attached(
+        self, loaded: LoadedModel, requests: list[GenerationRequest]
+    ) -> dict[str, ModelLoadError]:
+        """Re-attach what a base swap or an eviction race took away; rare, so no limit applies
+        (the next sweep detaches what is not live). Returns the adapters that failed, by name."""
+        missing = {r.adapter.peft_name for r in requests if r.adapter} - attached_adapters(loaded)
+        failed = {}
+        for name in missing:
+            try:
+                self._attach(loaded, name)
+            except ModelLoadError as error:
+                failed[name] = error
+        return failed
+
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         self._require_model()
-        outcome = await self._generate_batch(request)
+        async with self._adapter_in_use(request):
+            outcome = await self._generate_batch(request)
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
@@ -111,18 +254,43 @@ class ModelServer:
     async def generate_stream(self, request: GenerationRequest) -> AsyncIterator[str]:
         """Text pieces of one reply as they are decoded; streams are not batched."""
         loaded = self._require_model()
-        pieces = stream_generate(loaded, request)
-        while (piece := await asyncio.to_thread(next, pieces, None)) is not None:
-            yield piece
+        async with self._adapter_in_use(request):
+            failed = await asyncio.to_thread(self._ensure_attached, loaded, [request])
+            if failed:
+                raise next(iter(failed.values()))
+            await asyncio.to_thread(self._model_lock.acquire_read)
+            try:
+                pieces = stream_generate(loaded, request)
+                while (piece := await asyncio.to_thread(next, pieces, None)) is not None:
+                    yield piece
+            finally:
+                self._model_lock.release_read()
+
+    def _run_batch(self, requests: list[GenerationRequest]) -> list[GenerationResult | Exception]:
+        """Generate for the batch; a request whose adapter cannot be attached fails alone."""
+        loaded = self._loaded
+        failed = self._ensure_attached(loaded, requests)
+        results: list[GenerationResult | Exception] = [
+            failed[r.adapter.peft_name] if r.adapter and r.adapter.peft_name in failed else None
+            for r in requests
+        ]
+        runnable = [i for i, outcome in enumerate(results) if outcome is None]
+        self._model_lock.acquire_read()
+        try:
+            outcomes = generate_batch(loaded, [requests[i] for i in runnable])
+        finally:
+            self._model_lock.release_read()
+        for i, outcome in zip(runnable, outcomes, strict=True):
+            results[i] = outcome
+        return results
 
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.05)
     async def _generate_batch(
         self, requests: list[GenerationRequest]
     ) -> list[GenerationResult | Exception]:
-        loaded = self._loaded
         # A thread keeps the replica's event loop free to gather the next batch meanwhile.
         try:
-            results = await asyncio.to_thread(generate_batch, loaded, requests)
+            results = await asyncio.to_thread(self._run_batch, requests)
         except Exception:
             self._failed_batches += 1
             raise

@@ -2,8 +2,9 @@
 
 Pure functions; the routes in ``serve_app/routes/openai.py`` wire them to the model replica.
 ``tool_choice`` is enforced by constrained decoding plus validation: ``required`` makes the reply
-start with ``<tool_call>``, a named function also fixes the name, and the call is then validated
-against the tool's JSON schema; an invalid call is retried with sampling (seeded) a few times.
+start with ``<tool_call>``, a named function also fixes the name and the first required
+argument's key, and the call is then validated against the tool's JSON schema; an invalid call
+is retried with sampling (seeded) a few times.
 """
 
 from __future__ import annotations
@@ -11,15 +12,19 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from jsonschema import validators
 from pydantic import BaseModel, ConfigDict, Field
 
-from serve_app.generation import GenerationResult
+from serve_app.generation import GenerationRequest, GenerationResult
 from tools.tool_calls import decode_arguments
 
 MAX_CHOICE_TRIES = 3
+
+# none | auto | required | {"type": "function", "function": {"name": ...}}; None means auto.
+ToolChoice = Literal["none", "auto", "required"] | dict[str, Any] | None
 
 
 class OpenAIError(Exception):
@@ -38,7 +43,7 @@ class ChatCompletionRequest(BaseModel):
     model: str
     messages: list[dict[str, Any]] = Field(min_length=1)
     tools: list[dict[str, Any]] | None = None
-    tool_choice: Literal["none", "auto", "required"] | dict[str, Any] | None = None
+    tool_choice: ToolChoice = None
     parallel_tool_calls: bool = True
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
@@ -107,9 +112,8 @@ def tool_functions(request: ChatCompletionRequest) -> dict[str, dict[str, Any]]:
     return functions
 
 
-def forced_prefix(request: ChatCompletionRequest, functions: dict[str, dict]) -> str:
+def forced_prefix(choice: ToolChoice, functions: dict[str, dict]) -> str:
     """The start the reply must have to honour tool_choice ('' when the model may choose)."""
-    choice = request.tool_choice
     if choice in (None, "auto", "none"):
         return ""
     if not functions:
@@ -119,17 +123,23 @@ def forced_prefix(request: ChatCompletionRequest, functions: dict[str, dict]) ->
     name = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
     if name not in functions:
         raise OpenAIError(400, f"tool_choice names an unknown function {name!r}", "tool_choice")
-    # No space after the colon: the tokenizer merges it into the next token (' {"'), and a
+    # No space after a colon: the tokenizer merges it into the next token (' {"', ' "'), and a
     # prefix must end on a token boundary that training text also has.
-    return '<tool_call>\n{"name": ' + json.dumps(name) + ', "arguments":'
+    prefix = '<tool_call>\n{"name": ' + json.dumps(name) + ', "arguments":'
+    required = (functions[name].get("parameters") or {}).get("required") or []
+    if required and isinstance(required[0], str):
+        # Any valid call holds its required keys, so opening the object with the first one is
+        # always right, and it keeps a small model from writing a bare value as the arguments.
+        prefix += " {" + json.dumps(required[0]) + ":"
+    return prefix
 
 
 def call_problems(
-    result: GenerationResult, functions: dict[str, dict], request: ChatCompletionRequest
+    result: GenerationResult, functions: dict[str, dict], choice: ToolChoice
 ) -> list[str]:
     """Why the reply does not satisfy tool_choice; empty when it does."""
     problems = list(result.tool_call_errors)
-    if request.tool_choice not in (None, "auto", "none") and not result.tool_calls:
+    if choice not in (None, "auto", "none") and not result.tool_calls:
         problems.append("tool_choice requires a tool call")
     for call in result.tool_calls:
         function = functions.get(call["name"])
@@ -142,6 +152,34 @@ def call_problems(
             f"{call['name']}: {e.message}" for e in validator.iter_errors(call["arguments"])
         )
     return problems
+
+
+async def generate_valid(
+    generate: Callable[[GenerationRequest], Awaitable[GenerationResult]],
+    request: GenerationRequest,
+    functions: dict[str, dict],
+    choice: ToolChoice,
+) -> GenerationResult:
+    """Generate; when the reply calls tools badly (or tool_choice demands a call), retry sampled
+    with seeds derived from the request's. ``request.prefill`` holds the forced prefix."""
+    forced = bool(request.prefill)
+    base_seed = request.seed or 0
+    for attempt in range(MAX_CHOICE_TRIES):
+        if attempt:
+            request.temperature, request.seed = 0.7, base_seed + attempt
+        result = await generate(request)
+        attempted = forced or result.tool_calls or result.tool_call_errors
+        problems = call_problems(result, functions, choice) if attempted else []
+        if not problems:
+            return result
+    if forced:
+        raise OpenAIError(
+            422,
+            f"the model gave no valid call for tool_choice after {MAX_CHOICE_TRIES} tries: "
+            f"{'; '.join(problems)}",
+            "tool_choice",
+        )
+    return result
 
 
 def completion_id() -> str:

@@ -35,6 +35,12 @@ class GenerationOptions(Strict):
 class ChatRequest(GenerationOptions):
     messages: list[ChatMessage] = Field(min_length=1)
     use_tools: bool = Field(False, description="Offer the registry's tools and run their calls.")
+    tool_choice: Literal["none", "auto", "required"] | dict[str, Any] = Field(
+        "auto",
+        description="As in OpenAI's API, for the first round: auto lets the model choose, none "
+        "offers no tools, required forces a call, "
+        '{"type": "function", "function": {"name": ...}} forces a call of that tool.',
+    )
 
 
 class SimpleChatRequest(GenerationOptions):
@@ -105,6 +111,17 @@ class StatusResponse(BaseModel):
 class ModelLoadRequest(Strict):
     model_path: str = Field(min_length=1)
     base_model_name: str | None = None
+
+
+class LoraAdapterLoadRequest(Strict):
+    """POST /v1/load_lora_adapter, as vLLM takes it."""
+
+    lora_name: str = Field(min_length=1, description="What `model` names it by in requests.")
+    lora_path: str = Field(min_length=1, description="Folder of a peft LoRA adapter.")
+
+
+class LoraAdapterUnloadRequest(Strict):
+    lora_name: str = Field(min_length=1)
 
 
 class ModelInfo(BaseModel):

@@ -9,7 +9,8 @@ from fastapi import APIRouter
 
 from configs.settings import AppConfig
 from serve_app.backends import Backends, BackendsDep
-from serve_app.generation import GenerationRequest
+from serve_app.generation import GenerationRequest, GenerationResult
+from serve_app.openai_compat import ToolChoice, forced_prefix, generate_valid
 from serve_app.request_limits import check_max_length, check_max_new_tokens, check_messages
 from serve_app.schemas import (
     ChatRequest,
@@ -45,35 +46,45 @@ async def chat_turn(
     options: GenerationOptions,
     use_tools: bool,
     backends: Backends,
+    tool_choice: ToolChoice = "auto",
 ) -> ToolLoopResult:
-    """Validate limits, then run one chat turn, with the tool loop when tools are offered."""
+    """Validate limits, then run one chat turn, with the tool loop when tools are offered.
+
+    ``tool_choice`` constrains the first round only, as a client of the OpenAI API would after
+    the tool results came back; ``none`` offers no tools.
+    """
     config = backends.config.get()
     check_limits(messages, options, config)
     messages = with_system_prompt(messages, options, config)
     # One deadline for the whole turn, tool rounds included.
     deadline = time.time() + config.security.generation_timeout_s
-    tools = (
-        [{"type": "function", "function": spec} for spec in await backends.tool_specs()]
-        if use_tools
-        else None
-    )
+    use_tools = use_tools and tool_choice != "none"
+    specs = await backends.tool_specs() if use_tools else []
+    functions = {spec["name"]: spec for spec in specs}
+    tools = [{"type": "function", "function": spec} for spec in specs] or None
+    prefill = forced_prefix(tool_choice, functions)  # 400 for an unknown tool or without tools
+    rounds = 0
 
-    async def generate(transcript: list[dict[str, Any]]):
-        return await backends.generate(
-            GenerationRequest(
-                messages=transcript,
-                tools=tools,
-                max_new_tokens=options.max_new_tokens or config.generation.max_new_tokens,
-                max_length=options.max_length or config.model.max_length,
-                temperature=(
-                    config.generation.temperature
-                    if options.temperature is None
-                    else options.temperature
-                ),
-                top_p=options.top_p or config.generation.top_p,
-                deadline=deadline,
-            )
+    async def generate(transcript: list[dict[str, Any]]) -> GenerationResult:
+        nonlocal rounds
+        rounds += 1
+        request = GenerationRequest(
+            messages=transcript,
+            tools=tools,
+            max_new_tokens=options.max_new_tokens or config.generation.max_new_tokens,
+            max_length=options.max_length or config.model.max_length,
+            temperature=(
+                config.generation.temperature
+                if options.temperature is None
+                else options.temperature
+            ),
+            top_p=options.top_p or config.generation.top_p,
+            prefill=prefill if rounds == 1 else "",
+            deadline=deadline,
         )
+        if rounds == 1 and prefill:
+            return await generate_valid(backends.generate, request, functions, tool_choice)
+        return await backends.generate(request)
 
     if not use_tools:
         result = await generate(messages)
@@ -89,7 +100,7 @@ async def chat_turn(
 async def chat(body: ChatRequest, backends: BackendsDep) -> ChatResponse:
     """Answer a conversation; with ``use_tools`` the model's tool calls are executed first."""
     messages = [m.model_dump(exclude_none=True) for m in body.messages]
-    turn = await chat_turn(messages, body, body.use_tools, backends)
+    turn = await chat_turn(messages, body, body.use_tools, backends, body.tool_choice)
     pending_calls = [] if body.use_tools else turn.last.tool_calls
     return ChatResponse(
         response=turn.last.content,

@@ -1,8 +1,10 @@
-"""OpenAI-compatible API: GET /v1/models and POST /v1/chat/completions (plain and SSE streaming)."""
+"""OpenAI-compatible API: GET /v1/models, POST /v1/chat/completions (plain and SSE streaming),
+and vLLM-style runtime LoRA adapters (POST /v1/load_lora_adapter, /v1/unload_lora_adapter)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,44 +13,92 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from serve_app.adapters import (
+    AdapterEntry,
+    AdapterRegistry,
+    check_adapter_folder,
+    check_adapter_name,
+    same_model,
+    split_model_name,
+)
 from serve_app.backends import Backends, BackendsDep
-from serve_app.generation import GenerationRequest, GenerationResult
+from serve_app.generation import AdapterRef, GenerationRequest, GenerationResult
 from serve_app.openai_compat import (
-    MAX_CHOICE_TRIES,
     ChatCompletionRequest,
     OpenAIError,
-    call_problems,
     completion_body,
     completion_id,
     forced_prefix,
+    generate_valid,
     openai_tool_calls,
     to_chat_messages,
     tool_functions,
 )
 from serve_app.request_limits import check_max_new_tokens, check_messages
+from serve_app.schemas import LoraAdapterLoadRequest, LoraAdapterUnloadRequest
 from tools.tool_calls import parse_tool_calls
 
 router = APIRouter(prefix="/v1", tags=["openai"])
+logger = logging.getLogger("ray.serve")
 
 
 def model_id(info: dict[str, Any]) -> str:
     return Path(info["model_path"]).name
 
 
-async def served_model(backends: Backends, requested: str | None = None) -> dict[str, Any]:
+async def served_model(backends: Backends) -> dict[str, Any]:
     info = await backends.model_info()
     if info is None:
         raise OpenAIError(
             404, "no model is loaded: POST /model/load first", "model", "model_not_found"
         )
-    if requested is not None and requested not in (model_id(info), info["model_path"]):
+    return info
+
+
+def adapter_registry(backends: Backends) -> AdapterRegistry:
+    return AdapterRegistry(backends.config.get().output.dir)
+
+
+def base_root(info: dict[str, Any]) -> str:
+    return info["base_model_name"] or info["model_path"]
+
+
+def serves_adapter(info: dict[str, Any], entry: AdapterEntry) -> bool:
+    """Adapters registered over another base (before a /model/load) are not served now."""
+    return same_model(entry.base_model, info["model_path"])
+
+
+async def resolve_model(
+    backends: Backends, requested: str
+) -> tuple[dict[str, Any], AdapterRef | None]:
+    """The served model's info and the adapter ``model`` picks: none for the base id,
+    ``<base>:<adapter>`` or an adapter's own name for a registered adapter."""
+    info = await served_model(backends)
+    _, adapter = split_model_name(requested, model_id(info), info["model_path"])
+    if adapter is None:
+        return info, None
+    entry = adapter_registry(backends).entries().get(adapter)
+    if entry is None or not serves_adapter(info, entry):
         raise OpenAIError(
             404,
             f"model {requested!r} is not served; GET /v1/models lists it",
             "model",
             "model_not_found",
         )
-    return info
+    return info, AdapterRef(entry.model_id, entry.path)
+
+
+def model_entry(info: dict[str, Any], adapter: AdapterEntry | None = None) -> dict[str, Any]:
+    """One /v1/models entry: the base, or an adapter whose parent is the base."""
+    base_id = model_id(info)
+    return {
+        "id": adapter.name if adapter else base_id,
+        "object": "model",
+        "created": adapter.created if adapter else int(time.time()),
+        "owned_by": "mcp-tune",
+        "root": base_root(info),
+        "parent": base_id if adapter else info["base_model_name"],
+    }
 
 
 @router.get("/models")
@@ -56,20 +106,36 @@ async def list_models(backends: BackendsDep) -> dict[str, Any]:
     info = await backends.model_info()
     models = []
     if info is not None:
-        models.append(
-            {
-                "id": model_id(info),
-                "object": "model",
-                "created": int(time.time()),
-                "owned_by": "mcp-tune",
-                "root": info["base_model_name"] or info["model_path"],
-                "parent": info["base_model_name"],
-            }
-        )
+        models.append(model_entry(info))
+        adapters = adapter_registry(backends).entries().values()
+        models.extend(model_entry(info, a) for a in adapters if serves_adapter(info, a))
     return {"object": "list", "data": models}
 
 
-def generation_request(body: ChatCompletionRequest, backends: Backends) -> GenerationRequest:
+@router.post("/load_lora_adapter")
+async def load_lora_adapter(body: LoraAdapterLoadRequest, backends: BackendsDep) -> dict[str, Any]:
+    """Register an adapter for per-request use; replicas load it when a request first names it."""
+    info = await served_model(backends)
+    check_adapter_name(body.lora_name, model_id(info))
+    folder, base = check_adapter_folder(body.lora_path, info["model_path"])
+    entry = adapter_registry(backends).add(body.lora_name, folder, base)
+    logger.info("LoRA adapter %s registered from %s", entry.name, entry.path)
+    return model_entry(info, entry)
+
+
+@router.post("/unload_lora_adapter")
+async def unload_lora_adapter(
+    body: LoraAdapterUnloadRequest, backends: BackendsDep
+) -> dict[str, Any]:
+    """Forget an adapter; replicas drop their copy as it ages out of their LRU."""
+    entry = adapter_registry(backends).remove(body.lora_name)
+    logger.info("LoRA adapter %s unregistered", entry.name)
+    return {"id": entry.name, "object": "model", "deleted": True}
+
+
+def generation_request(
+    body: ChatCompletionRequest, backends: Backends, adapter: AdapterRef | None
+) -> GenerationRequest:
     config = backends.config.get()
     functions = tool_functions(body)
     tools = (
@@ -93,33 +159,10 @@ def generation_request(body: ChatCompletionRequest, backends: Backends) -> Gener
         top_p=body.top_p or config.generation.top_p,
         stop=tuple(stops),
         seed=body.seed,
-        prefill=forced_prefix(body, functions),
+        prefill=forced_prefix(body.tool_choice, functions),
+        adapter=adapter,
         deadline=time.time() + config.security.generation_timeout_s,
     )
-
-
-async def generate_valid(
-    body: ChatCompletionRequest, request: GenerationRequest, backends: Backends
-) -> GenerationResult:
-    """Generate; when the reply calls tools badly (or tool_choice demands a call), retry sampled."""
-    functions = tool_functions(body)
-    forced = bool(request.prefill)
-    for attempt in range(MAX_CHOICE_TRIES):
-        if attempt:
-            request.temperature, request.seed = 0.7, (body.seed or 0) + attempt
-        result = await backends.generate(request)
-        attempted = forced or result.tool_calls or result.tool_call_errors
-        problems = call_problems(result, functions, body) if attempted else []
-        if not problems:
-            return result
-    if forced:
-        raise OpenAIError(
-            422,
-            f"the model gave no valid call for tool_choice after {MAX_CHOICE_TRIES} tries: "
-            f"{'; '.join(problems)}",
-            "tool_choice",
-        )
-    return result
 
 
 def sse(data: dict[str, Any] | str) -> str:
@@ -177,11 +220,14 @@ async def stream_chunks(
 async def chat_completions(
     body: ChatCompletionRequest, backends: BackendsDep
 ) -> dict[str, Any] | StreamingResponse:
-    info = await served_model(backends, body.model)
-    request = generation_request(body, backends)
+    info, adapter = await resolve_model(backends, body.model)
+    request = generation_request(body, backends, adapter)
+    # Answers name what was asked for: the adapter, or the base model's id.
+    name = body.model if adapter else model_id(info)
     if body.stream:
         return StreamingResponse(
-            stream_chunks(body, request, backends, model_id(info)), media_type="text/event-stream"
+            stream_chunks(body, request, backends, name), media_type="text/event-stream"
         )
-    result = await generate_valid(body, request, backends)
-    return completion_body(body, model_id(info), result)
+    functions = tool_functions(body)
+    result = await generate_valid(backends.generate, request, functions, body.tool_choice)
+    return completion_body(body, name, result)

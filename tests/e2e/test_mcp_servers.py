@@ -2,7 +2,8 @@
 beside a server entry that cannot start.
 
 Bad inputs tried: schema-violating arguments (wrong type, missing field), a timezone the server
-refuses (its isError result), a server command whose module does not exist.
+refuses (its isError result), a server command whose module does not exist, /chat tool_choice
+naming a tool that does not exist.
 """
 
 from __future__ import annotations
@@ -140,3 +141,39 @@ def test_mcp_clients_of_the_app_see_and_call_the_servers_tools(app):
     [content] = result.content
     assert isinstance(content, types.TextContent)
     assert json.loads(content.text)["timezone"] == "Europe/Paris"
+
+
+def test_a_chat_turn_calls_the_mcp_tool_it_is_told_to(client):
+    """tool_choice names the time server's tool (the tiny model does not choose reliably): the
+    call runs in the real server, its result goes back to the model, which then answers."""
+    body = {
+        "messages": [{"role": "user", "content": "What time is it in Asia/Tokyo?"}],
+        "use_tools": True,
+        "tool_choice": {"type": "function", "function": {"name": "time__get_current_time"}},
+        "max_new_tokens": 48,
+    }
+    response = client.post("/chat", json=body)
+    assert response.status_code == 200, response.text
+    turn = response.json()
+    call, *_ = turn["tool_calls"]
+    assert call["name"] == "time__get_current_time"
+    result, *_ = turn["tool_results"]
+    if "error" in result:  # the model may name a zone the server refuses: its own error text
+        assert "Invalid timezone" in result["error"], result
+    else:
+        assert result["timezone"] == call["arguments"]["timezone"]
+        stamp = datetime.fromisoformat(result["datetime"])
+        assert abs(stamp - datetime.now(UTC)) < timedelta(minutes=5)
+    assert isinstance(turn["response"], str)  # the answer written after reading the result
+    assert turn["finish_reason"] in ("stop", "length", "tool_calls")
+
+
+def test_tool_choice_naming_an_unknown_tool_is_a_400(client):
+    body = {
+        "messages": [{"role": "user", "content": "What time is it?"}],
+        "use_tools": True,
+        "tool_choice": {"type": "function", "function": {"name": "time__no_such_tool"}},
+    }
+    response = client.post("/chat", json=body)
+    assert response.status_code == 400
+    assert "time__no_such_tool" in response.json()["detail"]

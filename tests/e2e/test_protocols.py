@@ -2,17 +2,22 @@
 official MCP client on /mcp.
 
 Bad inputs tried: an unknown model, temperature out of range, tool_choice naming an unknown
-function, tool_choice without tools, non-text content parts.
+function, tool_choice without tools, non-text content parts; for adapters: an unknown or unloaded
+adapter name, a lora_path that is no folder, a full model folder (no adapter_config.json), an
+adapter made for another base, a duplicate name, a name with ':', an adapter whose folder
+vanished before it had to be reloaded.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import openai
 import pytest
 
 from configs.settings import resolve_path
+from tests.lora_adapters import make_lora_adapter
 from tests.serve_process import ServeApp
 
 pytestmark = pytest.mark.slow
@@ -43,10 +48,16 @@ CLOCK = {
 }
 
 
+MAX_LOADED_ADAPTERS = 2
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("openai")
-    serve_app = ServeApp(workdir, {"model": {"model_path": str(SHIPPED_MODEL)}}).start()
+    config = {
+        "model": {"model_path": str(SHIPPED_MODEL), "max_loaded_adapters": MAX_LOADED_ADAPTERS}
+    }
+    serve_app = ServeApp(workdir, config).start()
     try:
         yield serve_app
     finally:
@@ -205,3 +216,112 @@ def test_mcp_client_lists_and_calls_the_tools(app):
     assert {"calculate", "get_current_time", "read_file"} <= set(names)
     assert ok.is_error is False and ok.content[0].text == "14"
     assert failed.is_error is True and "zero" in failed.content[0].text
+
+
+# Per-request LoRA adapters. Three real peft adapters (random non-zero weights, so greedy output
+# changes) over the served base; each replica keeps MAX_LOADED_ADAPTERS of them.
+HELLO = [{"role": "user", "content": "hello 0"}]
+
+
+@pytest.fixture(scope="module")
+def adapters(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("adapters")
+    return {
+        name: make_lora_adapter(SHIPPED_MODEL, folder / name, seed)
+        for name, seed in (("alpha", 1), ("beta", 2), ("gamma", 3))
+    }
+
+
+def load_adapter(oai, name, path) -> dict:
+    """vLLM's route, through the official client's generic POST (it has no method for it)."""
+    body = {"lora_name": name, "lora_path": str(path)}
+    return oai.post("/load_lora_adapter", body=body, cast_to=object)
+
+
+def reply(oai, model_name: str) -> str:
+    answer = oai.chat.completions.create(model=model_name, messages=HELLO, max_tokens=12)
+    assert answer.model == model_name
+    return answer.choices[0].message.content or ""
+
+
+def test_loaded_adapters_are_listed_with_their_lineage(oai, model, adapters):
+    for name, path in adapters.items():
+        assert load_adapter(oai, name, path)["id"] == name
+    listed = {entry.id: entry for entry in oai.models.list().data}
+    assert list(listed) == [model, "alpha", "beta", "gamma"]
+    for name in adapters:
+        assert listed[name].parent == model
+        assert listed[name].root == listed[model].root == str(SHIPPED_MODEL)
+
+
+def test_model_picks_the_adapter_per_request(oai, model, adapters):
+    base = reply(oai, model)
+    alpha, beta = reply(oai, "alpha"), reply(oai, "beta")
+    assert len({base, alpha, beta}) == 3, (base, alpha, beta)
+    assert reply(oai, f"{model}:alpha") == alpha
+    assert reply(oai, f"{SHIPPED_MODEL}:beta") == beta
+    assert reply(oai, model) == base  # the adapters left the base as it was
+
+
+def test_adapters_stream_like_they_answer(oai, adapters):
+    pieces = [
+        chunk.choices[0].delta.content or ""
+        for chunk in oai.chat.completions.create(
+            model="beta", messages=HELLO, max_tokens=12, stream=True
+        )
+    ]
+    assert "".join(pieces) == reply(oai, "beta")
+
+
+def test_least_recently_used_adapter_is_evicted_and_reloaded(oai, adapters):
+    """A moved-away folder shows when a replica reads an adapter again: not while it is among
+    the MAX_LOADED_ADAPTERS most recently used, but after enough others evicted it."""
+    alpha, beta = reply(oai, "alpha"), reply(oai, "beta")  # replica holds [alpha, beta]
+    away = adapters["alpha"].with_name("alpha-away")
+    shutil.move(adapters["alpha"], away)
+    try:
+        assert reply(oai, "alpha") == alpha  # still loaded: [beta, alpha]
+        reply(oai, "gamma")  # evicts beta: [alpha, gamma]
+        assert reply(oai, "beta") == beta  # reloads beta, evicts alpha: [gamma, beta]
+        with pytest.raises(openai.BadRequestError, match="cannot load LoRA adapter"):
+            reply(oai, "alpha")  # evicted, so it must be read again, and its folder is gone
+    finally:
+        shutil.move(away, adapters["alpha"])
+    assert reply(oai, "alpha") == alpha  # reloaded on demand
+
+
+def test_bad_adapter_loads_are_refused_and_change_nothing(oai, adapters, tmp_path):
+    other_base = tmp_path / "other-base"
+    shutil.copytree(adapters["alpha"], other_base)
+    config_file = other_base / "adapter_config.json"
+    config = json.loads(config_file.read_text())
+    config_file.write_text(json.dumps({**config, "base_model_name_or_path": "Qwen/Qwen2-7B"}))
+    before = [entry.id for entry in oai.models.list().data]
+    cases = {
+        "no folder": ("x", tmp_path / "missing", "is not a folder"),
+        "full model": ("x", SHIPPED_MODEL, "has no adapter_config.json"),
+        "other base": ("x", other_base, "made for base model 'Qwen/Qwen2-7B'"),
+        "duplicate": ("alpha", adapters["beta"], "already loaded"),
+        "colon": ("a:b", adapters["beta"], "lora_name 'a:b' must start"),
+    }
+    for case, (name, path, message) in cases.items():
+        with pytest.raises(openai.BadRequestError) as refused:
+            load_adapter(oai, name, path)
+        assert message in refused.value.message, case
+        assert refused.value.type == "invalid_request_error", case
+    assert [entry.id for entry in oai.models.list().data] == before
+
+
+def test_unloaded_adapter_is_not_found(oai, model, adapters):
+    def unload(name: str) -> dict:
+        return oai.post("/unload_lora_adapter", body={"lora_name": name}, cast_to=object)
+
+    assert unload("gamma") == {"id": "gamma", "object": "model", "deleted": True}
+    assert "gamma" not in [entry.id for entry in oai.models.list().data]
+    for name in ("gamma", f"{model}:gamma"):
+        with pytest.raises(openai.NotFoundError) as missing:
+            reply(oai, name)
+        assert missing.value.code == "model_not_found"
+    with pytest.raises(openai.NotFoundError) as again:
+        unload("gamma")
+    assert again.value.code == "model_not_found"
