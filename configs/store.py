@@ -7,17 +7,14 @@ merges the two, so several ingress replicas see the same configuration.
 
 from __future__ import annotations
 
-import fcntl
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from configs.atomic_files import atomic_write_text
+from configs.atomic_files import atomic_write_text, file_lock
 from configs.settings import AppConfig, resolve_path
 
 logger = logging.getLogger(__name__)
@@ -113,20 +110,9 @@ class ConfigStore:
         """Merge ``partial`` into the persisted updates; nothing is written unless it validates."""
         if not isinstance(partial, dict):
             raise ConfigError("a config update must be a mapping of sections")
-        with self._exclusive():
+        with file_lock(self._lock_file):
             overrides = deep_merge(read_yaml_mapping(self.overrides_file), partial)
             config = validate_config(deep_merge(read_yaml_mapping(self.config_file), overrides))
             atomic_write_text(self.overrides_file, yaml.safe_dump(overrides, allow_unicode=True))
         logger.info("config updated: sections %s", sorted(partial))
         return config
-
-    @contextmanager
-    def _exclusive(self) -> Iterator[None]:
-        """Serialise read-merge-write cycles, also between ingress replicas on one host."""
-        self._lock_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(self._lock_file, "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)

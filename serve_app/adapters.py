@@ -8,17 +8,14 @@ adapters on demand (Serve model multiplexing routes a request to a replica that 
 
 from __future__ import annotations
 
-import fcntl
 import json
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from configs.atomic_files import atomic_write_text
+from configs.atomic_files import atomic_write_text, file_lock
 from configs.settings import resolve_path
 from serve_app.openai_compat import OpenAIError
 
@@ -140,7 +137,7 @@ class AdapterRegistry:
             version=uuid.uuid4().hex[:12],
             created=int(datetime.now(UTC).timestamp()),
         )
-        with self._exclusive():
+        with file_lock(self._lock_file):
             entries = self.entries()
             if name in entries:
                 raise AdapterError(
@@ -154,7 +151,7 @@ class AdapterRegistry:
         return entry
 
     def remove(self, name: str) -> AdapterEntry:
-        with self._exclusive():
+        with file_lock(self._lock_file):
             entries = self.entries()
             if name not in entries:
                 raise AdapterError(
@@ -167,14 +164,3 @@ class AdapterRegistry:
     def _write(self, entries: dict[str, AdapterEntry]) -> None:
         data = {name: asdict(entry) for name, entry in sorted(entries.items())}
         atomic_write_text(self.file, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-    @contextmanager
-    def _exclusive(self) -> Iterator[None]:
-        """Serialise read-modify-write cycles, also between ingress replicas on one host."""
-        self._lock_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(self._lock_file, "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
