@@ -56,14 +56,17 @@ class TrainingManager:
         self._current: dict[str, Any] | None = None  # record of the running job
         self._tracker: Any = None
         self._task: asyncio.Task | None = None
+        self._ending = False  # the running job has its final state; only its record is left
         for job_id in self._jobs.mark_interrupted():
             logger.warning("training job %s was interrupted by an app restart", job_id)
 
     async def start(self, config_updates: dict[str, Any], dataset_path: str | None) -> dict:
         if self._task is not None and not self._task.done():
-            raise TrainingConflictError(
-                f"training job {self._current['job_id']} is running: stop it or wait for it"
-            )
+            if not self._ending:
+                raise TrainingConflictError(
+                    f"training job {self._current['job_id']} is running: stop it or wait for it"
+                )
+            await self._task  # status already shows it ended: a new start must not see 409
         config = apply_training_updates(self._store.get(), config_updates)
         job_id = new_job_id()
         job_dir = self._jobs.job_dir(job_id)
@@ -87,6 +90,7 @@ class TrainingManager:
             "progress": JobProgress(job_id=job_id).snapshot(),
         }
         self._jobs.save(self._current)
+        self._ending = False
         self._task = asyncio.create_task(self._run(prepared))
         logger.info("training job %s started (%s)", job_id, prepared.dataset_summary)
         return self._current
@@ -103,6 +107,9 @@ class TrainingManager:
             "stopped": "训练已停止 (stopped; last checkpoint kept)",
             "failed": f"训练失败: {outcome.get('error')}",
         }[outcome["state"]]
+        if outcome["state"] == "succeeded" and prepared.config.training.auto_load_adapter:
+            message += await self._serve_adapter(prepared.job_id, outcome["adapter_path"])
+        self._ending = True
         await tracker.set_state.remote(outcome["state"], message, outcome.get("error"))
         record["progress"] = await tracker.snapshot.remote()
         record.update(
@@ -112,10 +119,18 @@ class TrainingManager:
         )
         self._jobs.save(record)
         logger.info("training job %s ended: %s", prepared.job_id, outcome["state"])
-        if outcome["state"] == "succeeded" and prepared.config.training.auto_load_adapter:
-            await self._model_server.load.remote(record["adapter_path"], None)
-            logger.info("serving the adapter of job %s", prepared.job_id)
         ray.kill(tracker)
+
+    async def _serve_adapter(self, job_id: str, adapter_path: str) -> str:
+        """training.auto_load_adapter: swap the model replica to the new adapter before the job
+        reports success, so 'succeeded' means it is served; returns a note for the message."""
+        try:
+            await self._model_server.load.remote(adapter_path, None)
+        except Exception as error:  # the training result stands; the user can load it by hand
+            logger.exception("job %s: loading its adapter %s failed", job_id, adapter_path)
+            return f"; 适配器加载失败 (auto-load failed: {error}; retry with POST /model/load)"
+        logger.info("serving the adapter of job %s", job_id)
+        return "; 适配器已加载 (adapter now served)"
 
     async def stop(self) -> dict[str, Any]:
         if self._task is None or self._task.done():

@@ -113,9 +113,12 @@ def restore_checkpoint(folder: Path, model: torch.nn.Module, optimizer, schedule
 
 
 def evaluate(model: torch.nn.Module, tokenizer: Any, rows: list[dict], device) -> dict[str, Any]:
+    """Tool-call accuracy of the model being trained, its LoRA layers active."""
     tokenizer.padding_side = "left"
     loaded = LoadedModel(
-        model=model,
+        # generate_batch treats a PeftModel as a replica's adapter host, where rows that name no
+        # adapter run on the base; the inner model runs with the trained adapter applied.
+        model=model.get_base_model() if isinstance(model, PeftModel) else model,
         tokenizer=tokenizer,
         model_path="(training)",
         base_model_name=None,

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import torch
+from peft import LoraConfig, get_peft_model
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
 from serve_app.generation import GenerationResult
 from train_app.evaluation import call_matches, first_turn, normalize_arguments
+from train_app.train_loop import evaluate
 
 
 def result(calls, errors=()):
@@ -55,3 +60,36 @@ def test_first_turn_splits_prompt_and_expected_calls():
     prompt, calls = first_turn(row)
     assert prompt == [{"role": "user", "content": "q"}]
     assert calls == [{"name": "f", "arguments": {"x": 1}}]
+
+
+def test_evaluation_during_training_runs_the_adapter_being_trained(tiny_model_dir):
+    """The 'after' score must measure the trained LoRA, not the base under it."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]),
+    )
+    call = {"type": "function", "function": {"name": "get_current_time", "arguments": {}}}
+    rows = [  # a random model misses these calls, so every reply is listed among the misses
+        {
+            "messages": [
+                {"role": "user", "content": ask},
+                {"role": "assistant", "content": "", "tool_calls": [call]},
+            ]
+        }
+        for ask in ("What time is it?", "现在几点了？")
+    ]
+
+    def replies() -> list[str]:
+        return [miss["got"] for miss in evaluate(model, tokenizer, rows, "cpu")["misses"]]
+
+    untrained = replies()  # LoRA B starts at zero: exactly the base
+    assert len(untrained) == 2
+    with model.disable_adapter():
+        assert replies() == untrained
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, weight in model.named_parameters():
+            if "lora_B" in name:
+                weight.normal_(std=1.0)
+    assert replies() != untrained
