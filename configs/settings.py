@@ -71,7 +71,9 @@ class TrainingConfig(Section):
         "lora", description="lora trains an adapter; full trains every weight (tiny models)."
     )
     base_model_path: str | None = Field(
-        None, description="Full model folder to fine-tune; None uses model.model_path."
+        None,
+        description="Full model folder to fine-tune; None uses model.model_path, or its base "
+        "when that is a LoRA adapter.",
     )
     num_epochs: int = Field(3, ge=1, description="Passes over the training split.")
     learning_rate: float = Field(2e-4, gt=0.0, le=1.0, description="Peak AdamW learning rate.")

@@ -31,7 +31,7 @@ def build_app(args: dict) -> Application:
     app_args = AppArgs.model_validate(args)
     config = ConfigStore(app_args.config_file, app_args.overrides_file).get()
     logger.info("building mcp-tune with model %s", config.model.model_path)
-    model_server = ModelServer.bind(config.model.model_dump())
+    model_server = ModelServer.bind(app_args.config_file, app_args.overrides_file)
     return Ingress.bind(
         model_server,
         ToolExecutor.bind(app_args.config_file, app_args.overrides_file),

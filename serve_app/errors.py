@@ -27,7 +27,7 @@ from serve_app.model_loading import ModelLoadError, ModelPathNotFoundError
 from serve_app.model_server import NoModelLoadedError
 from serve_app.openai_compat import OpenAIError
 from serve_app.request_limits import LimitError
-from serve_app.schemas import ErrorResponse, OpenAIErrorResponse
+from serve_app.schemas import ErrorResponse, OpenAIErrorResponse, UnprocessableResponse
 from serve_app.training_manager import JobNotFoundError, TrainingConflictError
 from train_app.dataset_validation import DatasetError
 from train_app.job_runner import TrainingSetupError
@@ -71,14 +71,15 @@ _ERROR_STATUSES = {
     503: "Overloaded, or a service the request needs is unavailable",
     504: "A tool or generation did not finish within its timeout",
 }
+_UNPROCESSABLE = "A body that fails validation, or a tool_choice the model could not satisfy"
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text}
     for status, text in _ERROR_STATUSES.items()
-}
+} | {422: {"model": UnprocessableResponse, "description": _UNPROCESSABLE}}
 OPENAI_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": OpenAIErrorResponse, "description": text}
     for status, text in _ERROR_STATUSES.items()
-}
+} | {422: {"model": OpenAIErrorResponse, "description": _UNPROCESSABLE}}
 
 OPENAI_ERROR_TYPES = {
     400: "invalid_request_error",

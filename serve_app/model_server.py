@@ -1,5 +1,9 @@
 """ModelServer deployment: holds one loaded model and serves batched generation.
 
+The served model is part of the configuration: a successful load persists ``model.model_path``
+(config overrides), and every replica, a replacement or an added one included, serves the persisted
+model; a replica that finds it changed loads it before its next request.
+
 Requests may name a LoRA adapter (``GenerationRequest.adapter``); Serve model multiplexing routes
 them to a replica that has it, and the replica keeps the ``model.max_loaded_adapters`` most
 recently used adapters attached, unmerged, over its one base model.
@@ -20,7 +24,7 @@ import torch
 from ray import serve
 
 from configs.serving import ModelServerOptions
-from configs.settings import ModelConfig
+from configs.store import ConfigStore
 from serve_app.generation import (
     AdapterRef,
     GenerationRequest,
@@ -93,8 +97,12 @@ class AdapterSlot:
 
 @serve.deployment
 class ModelServer:
-    def __init__(self, model_config: dict[str, Any]) -> None:
-        self._config = ModelConfig.model_validate(model_config)
+    def __init__(self, config_file: str, overrides_file: str) -> None:
+        self._store = ConfigStore(config_file, overrides_file)
+        self._config = self._store.get().model
+        # The (model_path, base_model_name) this replica last loaded or tried to, None before
+        # any: it follows the persisted one when another replica's load changes it.
+        self._target: tuple[str, str | None] | None = None
         self._loaded: LoadedModel | None = None
         self._load_lock = asyncio.Lock()
         self.load_error: str | None = None
@@ -114,6 +122,7 @@ class ModelServer:
             max_num_models_per_replica=self._config.max_loaded_adapters
         )(load_adapter)
         if self._config.load_on_start:
+            self._target = (self._config.model_path, self._config.base_model_name)
             try:
                 self._loaded = load_model(
                     self._config.model_path, self._config.base_model_name, self._config.device
@@ -145,7 +154,8 @@ class ModelServer:
         if self._failed_batches >= _UNHEALTHY_AFTER_FAILED_BATCHES:
             raise RuntimeError(f"the last {self._failed_batches} generation batches all failed")
 
-    def info(self) -> dict[str, Any] | None:
+    async def info(self) -> dict[str, Any] | None:
+        await self._follow_served_model()
         return self._loaded.info() if self._loaded else None
 
     def get_load_error(self) -> str | None:
@@ -163,9 +173,41 @@ class ModelServer:
             loaded = await asyncio.to_thread(
                 load_model, model_path, base_model_name, self._config.device, allowed_roots
             )
-            self._loaded = loaded
-            self.load_error = None
+            self._loaded, self.load_error = loaded, None
+            self._target = (model_path, base_model_name)
+            # Persisted so the other replicas, replacements and restarts serve it too.
+            await asyncio.to_thread(
+                self._store.update,
+                {
+                    "model": {
+                        "model_path": model_path,
+                        "base_model_name": base_model_name,
+                        "load_on_start": True,
+                    }
+                },
+            )
+        logger.info("serving %s (persisted in the config overrides)", model_path)
         return loaded.info()
+
+    async def _follow_served_model(self) -> None:
+        """Load the persisted model when another replica's load changed it; on failure keep
+        serving the current one and report the error (GET /health)."""
+        wanted = self._store.get().model
+        target = (wanted.model_path, wanted.base_model_name)
+        if not wanted.load_on_start or target == self._target:
+            return
+        async with self._load_lock:
+            if target == self._target:
+                return
+            self._target = target  # tried once; a new load or update changes it again
+            logger.info("the served model changed to %s: loading it on this replica", target[0])
+            try:
+                loaded = await asyncio.to_thread(load_model, *target, self._config.device)
+            except ModelLoadError as error:
+                self.load_error = f"loading {target[0]} failed: {error}"
+                logger.error("%s; still serving the previous model", self.load_error)
+                return
+            self._loaded, self.load_error = loaded, None
 
     def _require_model(self) -> LoadedModel:
         if self._loaded is None:
@@ -244,6 +286,7 @@ class ModelServer:
         return failed
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
+        await self._follow_served_model()
         self._require_model()
         async with self._adapter_in_use(request):
             outcome = await self._generate_batch(request)
@@ -253,6 +296,7 @@ class ModelServer:
 
     async def generate_stream(self, request: GenerationRequest) -> AsyncIterator[str]:
         """Text pieces of one reply as they are decoded; streams are not batched."""
+        await self._follow_served_model()
         loaded = self._require_model()
         async with self._adapter_in_use(request):
             failed = await asyncio.to_thread(self._ensure_attached, loaded, [request])

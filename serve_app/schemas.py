@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 
 def now_iso() -> str:
@@ -258,6 +258,23 @@ class ErrorResponse(BaseModel):
     """Every REST error but request validation (422): what went wrong and what to do."""
 
     detail: str
+
+
+class RequestValidationErrorResponse(BaseModel):
+    """FastAPI's answer to a body that fails validation: where and why, per issue."""
+
+    detail: list[RequestValidationIssue]
+
+
+class RequestValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class UnprocessableResponse(RootModel[ErrorResponse | RequestValidationErrorResponse]):
+    """422: a request body that fails validation (a list of issues), or a tool_choice the model
+    could not satisfy (one message)."""
 
 
 class OpenAIErrorBody(BaseModel):

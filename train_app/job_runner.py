@@ -53,6 +53,18 @@ def _write_jsonl(rows: list[dict[str, Any]], path: Path) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
+def training_base_model(config: AppConfig) -> str:
+    """training.base_model_path, else the served model; when that is a LoRA adapter (a loaded
+    or auto-loaded job result), its base: a new job trains a new adapter over the same base."""
+    if config.training.base_model_path:
+        return config.training.base_model_path
+    adapter_config = resolve_path(config.model.model_path) / "adapter_config.json"
+    if not adapter_config.is_file():
+        return config.model.model_path
+    base = json.loads(adapter_config.read_text(encoding="utf-8")).get("base_model_name_or_path")
+    return config.model.base_model_name or base or config.model.model_path
+
+
 def prepare_job(
     job_id: str, job_dir: Path, config: AppConfig, dataset_path: str | None
 ) -> PreparedJob:
@@ -62,7 +74,7 @@ def prepare_job(
     PathNotAllowedError for a base model or dataset outside the configured roots.
     """
     base = confine(
-        config.training.base_model_path or config.model.model_path,
+        training_base_model(config),
         model_roots(config),
         "training base model",
         "model.allowed_roots",

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 
 from configs.settings import AppConfig
+from configs.store import ConfigError
 from serve_app.api_keys import refuse_security_update
 from serve_app.backends import BackendsDep
 from serve_app.schemas import ConfigUpdateResponse
@@ -15,6 +16,9 @@ from serve_app.schemas import ConfigUpdateResponse
 router = APIRouter(prefix="/config", tags=["config"])
 
 REDACTED = "<redacted>"
+# Which model is served changes through POST /model/load only: it confines, loads and checks
+# the folder before every replica follows it.
+SERVED_MODEL_FIELDS = {"model_path", "base_model_name", "load_on_start"}
 # A value that only names an environment variable (${VAR}) holds no secret itself.
 _ENV_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 
@@ -30,6 +34,15 @@ def public_config(config: AppConfig) -> dict[str, Any]:
                 for name, value in server[field].items()
             }
     return data
+
+
+def refuse_served_model_update(update: object) -> None:
+    model = update.get("model") if isinstance(update, dict) else None
+    if isinstance(model, dict) and (fields := sorted(SERVED_MODEL_FIELDS & set(model))):
+        raise ConfigError(
+            f"model.{', model.'.join(fields)}: cannot be changed through /config/update; "
+            "POST /model/load checks and loads a model folder, then every replica serves it"
+        )
 
 
 @router.get("")
@@ -48,8 +61,10 @@ async def update_config(
     """Deep-merge a partial update, validate it, persist it atomically; invalid → 400, no change.
 
     Generation and tool settings apply to the next request; model settings to the next load.
-    The security section (API keys, limits) is refused: it comes from the config file only.
+    The security section (API keys, limits) is refused: it comes from the config file only; so
+    are model_path, base_model_name and load_on_start: POST /model/load sets them.
     """
     refuse_security_update(update)
+    refuse_served_model_update(update)
     config = backends.config.update(update)
     return ConfigUpdateResponse(status="updated", config=public_config(config))

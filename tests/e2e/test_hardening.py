@@ -271,7 +271,9 @@ def test_openapi_fuzz_finds_no_5xx_and_no_schema_violation(app):
     operations = [
         result.ok() for result in schema.exclude(path_regex=UNFUZZED_PATHS).get_all_operations()
     ]
-    assert len(operations) > 20, [operation.label for operation in operations]
+    labels = {operation.label for operation in operations}
+    assert {"POST /chat", "POST /v1/chat/completions", "POST /config/update"} <= labels, labels
+    assert "POST /training/start" not in labels
     for operation in operations:
 
         @given(case=operation.as_strategy())

@@ -1,4 +1,5 @@
-"""An app started without a model answers 404 where one is needed, then loads one at run time."""
+"""An app started without a model answers 404 where one is needed, then loads one at run time,
+and every model replica serves the loaded model, not only the one that handled the load."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def app(tmp_path_factory, tiny_model_dir):
             "allowed_roots": [str(tiny_model_dir.parent)],
         }
     }
-    serve_app = ServeApp(workdir, config).start()
+    replicas = {"ModelServer": {"num_replicas": 2, "ray_actor_options": {"num_cpus": 0.25}}}
+    serve_app = ServeApp(workdir, config, deployments=replicas).start()
     try:
         yield serve_app
     finally:
@@ -39,10 +41,19 @@ def test_no_model_loaded_is_404_not_500(client):
     assert calc.json()["result"] == 42
 
 
-def test_load_then_chat(client, tiny_model_dir):
+def test_load_then_every_replica_chats(client, app, tiny_model_dir):
     loaded = client.post("/model/load", json={"model_path": str(tiny_model_dir)})
     assert loaded.status_code == 200, loaded.text
     assert loaded.json()["model"]["model_type"] == "full"
+    # The load reached one of the two replicas; the other follows the persisted choice, so no
+    # request lands on a replica without the model (each would be a 404).
+    infos = [client.get("/model/info") for _ in range(10)]
+    assert {(info.status_code, info.json().get("model_path")) for info in infos} == {
+        (200, str(tiny_model_dir))
+    }
+    ask = {"messages": [{"role": "user", "content": "hi"}]}
+    assert [client.post("/chat", json=ask).status_code for _ in range(6)] == [200] * 6
     assert client.get("/health").json()["model_loaded"] is True
-    chat = client.post("/chat", json={"messages": [{"role": "user", "content": "hi"}]})
-    assert chat.status_code == 200
+    # Persisted: a replaced replica or a restarted app serves it too.
+    served = client.get("/config").json()["model"]
+    assert (served["model_path"], served["load_on_start"]) == (str(tiny_model_dir), True)

@@ -3,7 +3,8 @@
 Bad inputs tried: wrong types, missing and unknown fields, empty messages, too many messages,
 max_length beyond the model's, unknown tool, schema-violating tool arguments, calculate injection,
 workspace path escapes, missing model folder, non-model folder, invalid config updates
-(wrong type, unknown key, unknown section, out-of-range value, unimportable tool).
+(wrong type, unknown key, unknown section, out-of-range value, unimportable tool, the served
+model's own fields, which only /model/load sets).
 """
 
 from __future__ import annotations
@@ -224,6 +225,8 @@ def test_config_get_and_update_persist(client, app):
         ({"bogus_section": {"a": 1}}, "bogus_section"),
         ({"generation": {"top_p": 0}}, "generation.top_p"),
         ({"tools": {"functions": ["no.such.module:f"]}}, "tools.functions"),
+        ({"model": {"model_path": "/etc"}}, "POST /model/load"),
+        ({"model": {"max_length": 64, "load_on_start": False}}, "model.load_on_start"),
     ],
 )
 def test_invalid_config_update_is_refused_and_changes_nothing(client, update, field):
