@@ -32,9 +32,11 @@ class ServeApp:
         app_config: dict[str, Any],
         env: dict[str, str] | None = None,
         deployments: dict[str, dict[str, Any]] | None = None,
+        http_host: str = "127.0.0.1",
     ) -> None:
         """``env`` joins the app's environment (API keys); ``deployments`` overrides fields of
-        serve_config.yaml's deployments by name (e.g. a tiny ``max_queued_requests``)."""
+        serve_config.yaml's deployments by name (e.g. a tiny ``max_queued_requests``);
+        ``http_host`` is the address Serve's proxy binds (the tests always call loopback)."""
         self.workdir = workdir
         self.env = env or {}
         self.config_file = workdir / "config.yaml"
@@ -45,7 +47,7 @@ class ServeApp:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         serve_config = yaml.safe_load((PROJECT_ROOT / "serve_config.yaml").read_text())
-        serve_config["http_options"]["port"] = self.port
+        serve_config["http_options"].update(host=http_host, port=self.port)
         for deployment in serve_config["applications"][0]["deployments"]:
             deployment.update((deployments or {}).get(deployment["name"], {}))
         serve_config["applications"][0]["args"] = {
@@ -57,6 +59,23 @@ class ServeApp:
         self.log_file = workdir / "serve.log"
 
     def start(self, timeout_s: float = 180.0) -> ServeApp:
+        """Launch and wait until /health answers 200."""
+        self.launch()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"serve run exited early:\n{self.log_file.read_text()[-4000:]}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise TimeoutError(f"app not healthy in {timeout_s}s:\n{self.log_file.read_text()[-4000:]}")
+
+    def launch(self) -> None:
+        """Start `serve run` without waiting for the app."""
         # PYTHONPATH reaches every Ray worker, so tests can offer tools defined under tests/.
         env = {**os.environ, **self.env, "RAY_DEDUP_LOGS": "0", "PYTHONPATH": str(PROJECT_ROOT)}
         env.pop("RAY_ADDRESS", None)
@@ -72,18 +91,6 @@ class ServeApp:
             # needs it to shut Serve and its Ray cluster down cleanly.
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"serve run exited early:\n{self.log_file.read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        self.stop()
-        raise TimeoutError(f"app not healthy in {timeout_s}s:\n{self.log_file.read_text()[-4000:]}")
 
     def stop(self) -> None:
         if self.process.poll() is None:
