@@ -94,6 +94,13 @@ OPENAI_ERROR_TYPES = {
 }
 
 
+def status_of(error: Exception) -> int:
+    """The HTTP status an exception answers with; 500 for one no handler maps."""
+    if isinstance(error, OpenAIError):
+        return error.status
+    return next((status for kind, status in STATUS_BY_EXCEPTION if isinstance(error, kind)), 500)
+
+
 def error_content(
     path: str, status: int, message: str, param: str | None = None, code: str | None = None
 ) -> dict:

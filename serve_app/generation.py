@@ -294,6 +294,8 @@ def stream_generate(loaded: LoadedModel, request: GenerationRequest) -> Iterator
     if request.seed is not None:
         torch.manual_seed(request.seed)
 
+    limits = RowLimits([None], [request.deadline])
+
     def run() -> None:
         with torch.inference_mode():
             loaded.model.generate(
@@ -303,7 +305,7 @@ def stream_generate(loaded: LoadedModel, request: GenerationRequest) -> Iterator
                 pad_token_id=loaded.tokenizer.pad_token_id,
                 eos_token_id=sorted(_eos_ids(loaded)),
                 streamer=streamer,
-                stopping_criteria=StoppingCriteriaList([RowLimits([None], [request.deadline])]),
+                stopping_criteria=StoppingCriteriaList([limits]),
                 **adapters,
                 **sampling,
             )
@@ -316,3 +318,5 @@ def stream_generate(loaded: LoadedModel, request: GenerationRequest) -> Iterator
         if piece:
             yield piece
     worker.join()
+    if limits.stopped_at:
+        raise GenerationTimeoutError()  # the client must not take a cut reply for a whole one

@@ -22,6 +22,7 @@ from serve_app.adapters import (
     split_model_name,
 )
 from serve_app.backends import Backends, BackendsDep
+from serve_app.errors import error_content, status_of
 from serve_app.generation import AdapterRef, GenerationRequest, GenerationResult
 from serve_app.openai_compat import (
     ChatCompletionRequest,
@@ -189,16 +190,26 @@ async def stream_chunks(
 
     yield chunk({"role": "assistant", "content": ""})
     text, sent = "", 0
-    async for piece in backends.stream(request):
-        text += piece
-        visible = text.split("<tool_call>", 1)[0]
-        # Hold back a tail that might be the start of "<tool_call>".
-        safe = (
-            len(visible) if "<tool_call>" in text else max(sent, len(visible) - len("<tool_call>"))
-        )
-        if safe > sent:
-            yield chunk({"content": visible[sent:safe]})
-            sent = safe
+    try:
+        async for piece in backends.stream(request):
+            text += piece
+            visible = text.split("<tool_call>", 1)[0]
+            # Hold back a tail that might be the start of "<tool_call>".
+            safe = (
+                len(visible)
+                if "<tool_call>" in text
+                else max(sent, len(visible) - len("<tool_call>"))
+            )
+            if safe > sent:
+                yield chunk({"content": visible[sent:safe]})
+                sent = safe
+    except Exception as error:  # 200 is already sent: the error goes in the stream, as OpenAI's
+        status = status_of(error)
+        if status >= 500 and status not in (503, 504):
+            logger.exception("stream of %s failed", chunk_id)
+        yield sse(error_content("/v1/chat/completions", status, str(error)))
+        yield sse("[DONE]")
+        return
     visible = text.split("<tool_call>", 1)[0]
     if "<tool_call>" not in text and len(visible) > sent:
         yield chunk({"content": visible[sent:]})

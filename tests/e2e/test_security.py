@@ -7,8 +7,9 @@ serving the untrained tiny model (it rarely stops by itself, so a long reply is 
 Bad inputs tried: no Authorization header, a wrong key, a key for another scheme (Basic),
 /docs, /openapi.json and /mcp without a key, a wrong key through the openai client, a body over
 the limit on /chat and /v1, a burst past the rate limit, more concurrent chats than the model
-server runs and queues, a reply longer than the deadline allows, max_tokens and max_new_tokens
-over server.max_new_tokens, too many /v1 messages, /config/update setting keys or the key env.
+server runs and queues, a reply longer than the deadline allows (plain and streamed), max_tokens
+and max_new_tokens over server.max_new_tokens, too many /v1 messages, /config/update setting keys
+or the key env.
 """
 
 from __future__ import annotations
@@ -164,6 +165,22 @@ def test_a_generation_past_its_deadline_ends_and_the_next_request_succeeds(clien
     assert slow.status_code == 504, slow.text
     assert "generation_timeout_s" in slow.json()["detail"]
     assert elapsed < DEADLINE_S + 30  # it ended at the deadline, not after 1500 tokens
+    assert chat(client, 2).status_code == 200
+
+
+def test_a_stream_past_its_deadline_ends_with_an_error_event(app, client):
+    """The 200 and the first chunks are out: the deadline reaches the client as an error in the
+    stream (the openai client raises it), never as a reply that merely stops."""
+    sdk = openai.OpenAI(base_url=f"{app.url}/v1", api_key=KEY, max_retries=0)
+    model = sdk.models.list().data[0].id
+    started = time.monotonic()
+    stream = sdk.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "hi"}], max_tokens=1500, stream=True
+    )
+    with pytest.raises(openai.APIError, match="generation_timeout_s"):
+        for _ in stream:
+            pass
+    assert time.monotonic() - started < DEADLINE_S + 30
     assert chat(client, 2).status_code == 200
 
 
