@@ -46,6 +46,8 @@ class Backends:
     training: DeploymentHandle
     config: ConfigStore
     uploads: ActorHandle | None = None
+    # Whether the model server last said a model is loaded: /health's answer while it is full.
+    model_seen_loaded: bool = False
 
     async def _call(self, handle: DeploymentHandle | ActorHandle, method: str, *args: Any) -> Any:
         try:
@@ -77,7 +79,9 @@ class Backends:
         return await self._call(self.model, "load", model_path, base_model_name, roots)
 
     async def model_info(self) -> dict[str, Any] | None:
-        return await self._call(self.model, "info")
+        info = await self._call(self.model, "info")
+        self.model_seen_loaded = info is not None
+        return info
 
     async def model_load_error(self) -> str | None:
         return await self._call(self.model, "get_load_error")

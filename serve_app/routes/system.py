@@ -6,7 +6,7 @@ import importlib.util
 
 from fastapi import APIRouter
 
-from serve_app.backends import BackendsDep
+from serve_app.backends import BackendsDep, OverloadedError
 from serve_app.routes.training import status_from_record
 from serve_app.schemas import (
     HealthResponse,
@@ -26,10 +26,16 @@ async def root() -> dict[str, str]:
 
 @router.get("/health", response_model=HealthResponse)
 async def health(backends: BackendsDep) -> HealthResponse:
+    """Liveness: 200 even while the model server's queue is full (probes must not restart a busy
+    app); model_loaded is then the model server's last answer."""
+    try:
+        model_loaded = await backends.model_info() is not None
+    except OverloadedError:
+        model_loaded = backends.model_seen_loaded
     return HealthResponse(
         status="healthy",
         timestamp=now_iso(),
-        model_loaded=await backends.model_info() is not None,
+        model_loaded=model_loaded,
         training_status=await backends.is_training(),
     )
 

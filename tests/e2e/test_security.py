@@ -187,8 +187,13 @@ def test_a_stream_past_its_deadline_ends_with_an_error_event(app, client):
 def test_overload_answers_503_with_retry_after_then_recovers(client):
     """One running and one queued chat fill the model server; the rest are refused at once."""
     headers = {"Authorization": f"Bearer {LOAD_KEY}"}
-    with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(lambda _: chat(client, 1500, **headers), range(8)))
+    assert client.get("/health").json()["model_loaded"] is True
+    with ThreadPoolExecutor(9) as pool:
+        chats = [pool.submit(chat, client, 1500, **headers) for _ in range(8)]
+        # Asked while the model server is full: liveness must not fail with it.
+        health = pool.submit(client.get, "/health").result()
+        answers = [answer.result() for answer in chats]
+    assert health.status_code == 200 and health.json()["model_loaded"] is True, health.text
     codes = [a.status_code for a in answers]
     assert set(codes) <= {503, 504}, codes
     refused = [a for a in answers if a.status_code == 503]
