@@ -95,9 +95,13 @@ OPENAI_ERROR_TYPES = {
 
 
 def status_of(error: Exception) -> int:
-    """The HTTP status an exception answers with; 500 for one no handler maps."""
+    """The HTTP status the handlers below answer an exception with; 500 for one none maps."""
     if isinstance(error, OpenAIError):
         return error.status
+    if isinstance(error, OverloadedError):
+        return 503
+    if isinstance(error, LimitError):
+        return 400
     return next((status for kind, status in STATUS_BY_EXCEPTION if isinstance(error, kind)), 500)
 
 
