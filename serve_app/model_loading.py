@@ -81,6 +81,15 @@ def _from_pretrained_full(source: str, dtype: torch.dtype, device: str) -> PreTr
     return model.to(device).eval()
 
 
+def adapter_base(folder: Path, base_model_name: str | None = None) -> str | None:
+    """The model a LoRA adapter folder runs over: ``base_model_name`` when given, else the one
+    its adapter_config.json names (None when it names none)."""
+    if base_model_name:
+        return base_model_name
+    adapter_config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+    return adapter_config.get("base_model_name_or_path")
+
+
 def load_model(
     model_path: str,
     base_model_name: str | None = None,
@@ -112,8 +121,7 @@ def load_model(
             raise ModelLoadError(
                 f"{folder} has no adapter_model.safetensors: only safetensors adapters are loaded"
             )
-        adapter_config = json.loads(adapter_config_file.read_text(encoding="utf-8"))
-        base = base_model_name or adapter_config.get("base_model_name_or_path")
+        base = adapter_base(folder, base_model_name)
         if not base:
             raise ModelLoadError(
                 f"{adapter_config_file} names no base model: pass base_model_name in the request"

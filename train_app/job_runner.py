@@ -25,6 +25,7 @@ from ray.train.torch import TorchTrainer
 from configs.atomic_files import atomic_write_text
 from configs.path_roots import confine, dataset_roots, model_roots
 from configs.settings import AppConfig, resolve_path
+from serve_app.model_loading import adapter_base
 from tools.registry import ToolRegistry
 from train_app.dataset_generation import generate_dataset, split_examples
 from train_app.dataset_validation import check_dataset
@@ -58,11 +59,10 @@ def training_base_model(config: AppConfig) -> str:
     or auto-loaded job result), its base: a new job trains a new adapter over the same base."""
     if config.training.base_model_path:
         return config.training.base_model_path
-    adapter_config = resolve_path(config.model.model_path) / "adapter_config.json"
-    if not adapter_config.is_file():
+    served = resolve_path(config.model.model_path)
+    if not (served / "adapter_config.json").is_file():
         return config.model.model_path
-    base = json.loads(adapter_config.read_text(encoding="utf-8")).get("base_model_name_or_path")
-    return config.model.base_model_name or base or config.model.model_path
+    return adapter_base(served, config.model.base_model_name) or config.model.model_path
 
 
 def prepare_job(
