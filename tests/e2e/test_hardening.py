@@ -42,6 +42,7 @@ from tests.json_stub import JsonStub
 from tests.open_meteo_stub import open_meteo
 from tests.ray_cluster import kill_replica
 from tests.serve_process import ServeApp
+from tests.training_status import wait_for_status
 
 pytestmark = pytest.mark.slow
 
@@ -298,17 +299,6 @@ def _app_processes(app: ServeApp) -> dict[int, str]:
     return found
 
 
-def _status_until(client: httpx.Client, predicate, timeout_s: float) -> dict:
-    deadline = time.monotonic() + timeout_s
-    status: dict = {}
-    while time.monotonic() < deadline:
-        status = client.get("/training/status").json()
-        if predicate(status):
-            return status
-        time.sleep(0.5)
-    raise AssertionError(f"condition not reached in {timeout_s}s; last status {status}")
-
-
 def test_a_killed_worker_resumes_and_a_restart_keeps_config_and_history(client, app):
     """Last in the module: it kills the app. A training worker is SIGKILLed after a checkpoint
     (the job resumes from it within max_failures), then the whole app is SIGKILLed while the job
@@ -345,9 +335,9 @@ def test_a_killed_worker_resumes_and_a_restart_keeps_config_and_history(client, 
     assert len(workers) == 1, processes
     worker = workers[0]
     os.kill(worker, signal.SIGKILL)
-    resumed = _status_until(client, lambda s: s["resumed_from_steps"], timeout_s=240)
+    resumed = wait_for_status(client, lambda s: s["resumed_from_steps"], timeout_s=240)
     assert resumed["state"] == "running" and resumed["resumed_from_steps"][0] >= registered >= 4
-    _status_until(client, lambda s: s["step"] > resumed["resumed_from_steps"][0], 120)
+    wait_for_status(client, lambda s: s["step"] > resumed["resumed_from_steps"][0], 120)
 
     # The app dies with the job running: serve run, its Ray cluster and the training worker.
     descendants = _app_processes(app)

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from configs.settings import resolve_path
 from tests.serve_process import ServeApp
+from tests.training_status import wait_for_status
 
 pytestmark = pytest.mark.slow
 
@@ -109,16 +108,6 @@ def clock_dataset(app, client) -> Path:
     return path
 
 
-def wait_for(client: httpx.Client, predicate, timeout_s: float = 300.0) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        status = client.get("/training/status").json()
-        if predicate(status):
-            return status
-        time.sleep(0.5)
-    raise AssertionError(f"condition not reached in {timeout_s}s; last status {status}")
-
-
 def test_no_job_yet(client):
     status = client.get("/training/status").json()
     assert status["is_training"] is False and status["progress"] == 0
@@ -182,12 +171,12 @@ def test_stop_keeps_last_checkpoint(client):
     assert started.status_code == 200, started.text
     job_id = started.json()["job_id"]
     assert client.post("/training/start", json={}).status_code == 409
-    running = wait_for(client, lambda s: s["step"] >= 3)
+    running = wait_for_status(client, lambda s: s["step"] >= 3)
     assert running["is_training"] is True and running["state"] == "running"
     assert running["loss"] is not None and running["tokens_per_second"] > 0
     assert running["total_steps"] > running["step"]
     assert client.post("/training/stop").status_code == 200
-    stopped = wait_for(client, lambda s: s["state"] in ("stopped", "failed"), timeout_s=120)
+    stopped = wait_for_status(client, lambda s: s["state"] in ("stopped", "failed"), timeout_s=120)
     assert stopped["state"] == "stopped", stopped
     assert stopped["step"] < stopped["total_steps"]
     assert Path(stopped["checkpoint_path"]).is_dir()
@@ -203,7 +192,7 @@ def test_finished_job_beats_base_and_its_adapter_serves(client, clock_dataset):
     )
     assert started.status_code == 200, started.text
     progress_seen = []
-    done = wait_for(
+    done = wait_for_status(
         client,
         lambda s: progress_seen.append(s["progress"]) or s["state"] in ("succeeded", "failed"),
         timeout_s=600,
@@ -243,6 +232,6 @@ def test_two_workers_train_with_ddp(client):
     }
     started = client.post("/training/start", json={"config_updates": job})
     assert started.status_code == 200, started.text
-    done = wait_for(client, lambda s: s["state"] in ("succeeded", "failed"), timeout_s=600)
+    done = wait_for_status(client, lambda s: s["state"] in ("succeeded", "failed"), timeout_s=600)
     assert done["state"] == "succeeded", done
     assert done["step"] == done["total_steps"] > 0

@@ -291,17 +291,29 @@ def phrasing_of(row: dict) -> str:
     return text
 
 
+def phrasings(rows: list[dict], tool: str) -> set[str]:
+    return {phrasing_of(row) for row, _ in calls_of(rows, tool)}
+
+
+def argument_values(rows: list[dict], tool: str) -> set[str]:
+    return {json.dumps(call["arguments"]) for _, call in calls_of(rows, tool)}
+
+
+def assert_held_out(train: list[dict], validation: list[dict], phrasing_tools: tuple) -> None:
+    """Validation has phrasings of ``phrasing_tools`` and weather and search argument values,
+    and train has none of them."""
+    for tool in phrasing_tools:
+        held = phrasings(validation, tool)
+        assert held and not held & phrasings(train, tool), tool
+    for tool in ("get_weather", "web_search"):
+        held = argument_values(validation, tool)
+        assert held and not held & argument_values(train, tool), tool
+
+
 def test_validation_uses_phrasings_and_values_never_seen_in_training(dataset):
     train, validation = dataset
     assert not {user_text(r) for r in train} & {user_text(r) for r in validation}
-    for tool in ("calculate", "web_search", "write_file"):
-        seen = {phrasing_of(row) for row, _ in calls_of(train, tool)}
-        held = {phrasing_of(row) for row, _ in calls_of(validation, tool)}
-        assert held and not held & seen, tool
-    for tool in ("get_weather", "web_search"):
-        seen = {json.dumps(call["arguments"]) for _, call in calls_of(train, tool)}
-        held = {json.dumps(call["arguments"]) for _, call in calls_of(validation, tool)}
-        assert held and not held & seen, tool
+    assert_held_out(train, validation, ("calculate", "web_search", "write_file"))
 
 
 def test_rows_of_another_seed_keep_the_holdout_of_holdout_seed(dataset, tmp_path):
@@ -310,19 +322,10 @@ def test_rows_of_another_seed_keep_the_holdout_of_holdout_seed(dataset, tmp_path
     _, validation = dataset
     more, _ = generate_dataset(registry.specs(), registry, 400, 0.2, seed=4, holdout_seed=3)
     assert {user_text(r) for r in more} != {user_text(r) for r in dataset[0]}
-    for tool in ("calculate", "web_search"):
-        seen = {phrasing_of(row) for row, _ in calls_of(more, tool)}
-        held = {phrasing_of(row) for row, _ in calls_of(validation, tool)}
-        assert held and not held & seen, tool
-    for tool in ("get_weather", "web_search"):
-        seen = {json.dumps(call["arguments"]) for _, call in calls_of(more, tool)}
-        held = {json.dumps(call["arguments"]) for _, call in calls_of(validation, tool)}
-        assert held and not held & seen, tool
+    assert_held_out(more, validation, ("calculate", "web_search"))
     # Without holdout_seed, seed 4 cuts elsewhere: some of seed 3's held-out values reach train.
     other, _ = generate_dataset(registry.specs(), registry, 400, 0.2, seed=4)
-    seen = {json.dumps(call["arguments"]) for _, call in calls_of(other, "get_weather")}
-    held = {json.dumps(call["arguments"]) for _, call in calls_of(validation, "get_weather")}
-    assert held & seen
+    assert argument_values(validation, "get_weather") & argument_values(other, "get_weather")
 
 
 def test_every_builtin_tool_has_eight_phrasings_per_language():
