@@ -54,7 +54,7 @@ class ModelConfig(Section):
 
 class GenerationConfig(Section):
     max_new_tokens: int = Field(256, ge=1, description="Default cap on generated tokens per turn.")
-    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 decodes greedily.")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 (below 1e-5) decodes greedily.")
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass when sampling.")
     system_prompt: str | None = Field(
         None,

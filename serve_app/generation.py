@@ -142,21 +142,26 @@ class RowLimits(StoppingCriteria):
         return (expired | (self.ends <= input_ids.shape[1])).to(input_ids.device)
 
 
+# Temperatures below this decode greedily: dividing logits by a denormal like 1e-45 gives inf
+# probabilities that sampling cannot draw from.
+GREEDY_BELOW_TEMPERATURE = 1e-5
+
+
 def _sampling_key(request: GenerationRequest) -> tuple[float, float, int]:
     """Requests that decode alike share one generate call; greedy ignores top_p and seed.
 
     A seed makes sampling repeatable for the same batch composition; requests with different
     seeds go to different generate calls.
     """
-    if request.temperature == 0:
+    if request.temperature < GREEDY_BELOW_TEMPERATURE:
         return (0.0, 1.0, -1)
     seed = -1 if request.seed is None else request.seed
     return (request.temperature, request.top_p, seed)
 
 
 def _sampling_kwargs(temperature: float, top_p: float) -> dict[str, Any]:
-    """generate() arguments: greedy at temperature 0 (fast on CPU), nucleus sampling above."""
-    if temperature > 0:
+    """generate() arguments: greedy at temperature ~0 (fast on CPU), nucleus sampling above."""
+    if temperature >= GREEDY_BELOW_TEMPERATURE:
         return {"do_sample": True, "temperature": temperature, "top_p": top_p}
     return {"do_sample": False}
 

@@ -27,7 +27,9 @@ class ChatMessage(Strict):
 class GenerationOptions(Strict):
     max_length: int | None = Field(None, ge=1, description="Prompt + completion tokens.")
     max_new_tokens: int | None = Field(None, ge=1, description="Completion tokens.")
-    temperature: float | None = Field(None, ge=0.0, le=2.0, description="0 decodes greedily.")
+    temperature: float | None = Field(
+        None, ge=0.0, le=2.0, description="0 (below 1e-5) decodes greedily."
+    )
     top_p: float | None = Field(None, gt=0.0, le=1.0)
     system_prompt: str | None = Field(None, description="Used when messages hold no system turn.")
 
