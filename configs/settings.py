@@ -122,6 +122,13 @@ class DataConfig(Section):
         description="Seed of which phrasings and values only validation rows use (None: seed); "
         "keep it fixed when a model continues training on rows of another seed.",
     )
+    max_exchanges: int = Field(
+        1,
+        ge=1,
+        le=8,
+        description="User turns per generated conversation: each row has 1 to this many "
+        "request → call → result → answer exchanges under one tool list.",
+    )
     allowed_roots: list[str] = Field(
         default_factory=list,
         description="Folders training datasets may be read from, besides output.dir.",

@@ -125,6 +125,7 @@ def generate_dataset(
     seed: int,
     no_tool_share: float = 0.15,
     holdout_seed: int | None = None,
+    max_exchanges: int = 1,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Train and validation rows; validation asks in phrasings and values held out of train.
 
@@ -136,11 +137,14 @@ def generate_dataset(
             f"need at least 2 examples to hold out validation rows, got {num_examples}"
         )
     num_validation = min(num_examples - 1, max(1, round(num_examples * validation_split)))
-    train = generate_examples(
-        specs, registry, num_examples - num_validation, seed, no_tool_share, "train", holdout_seed
-    )
-    validation = generate_examples(
-        specs, registry, num_validation, seed, no_tool_share, "validation", holdout_seed
+    train, validation = (
+        generate_examples(
+            specs, registry, count, seed, no_tool_share, split, holdout_seed, max_exchanges
+        )
+        for count, split in (
+            (num_examples - num_validation, "train"),
+            (num_validation, "validation"),
+        )
     )
     return train, validation
 
@@ -153,14 +157,18 @@ def generate_examples(
     no_tool_share: float = 0.15,
     split: Split = "train",
     holdout_seed: int | None = None,
+    max_exchanges: int = 1,
 ) -> list[dict[str, Any]]:
     """``num_examples`` rows of ``split``, results from ``registry`` (None: rows end at the call).
 
-    ``specs`` are ToolSpecs or tool dicts. Call from synchronous code or a worker thread: the tool
-    calls run in an event loop of their own.
+    Each row is a conversation of 1 to ``max_exchanges`` user turns, each answered as a row of
+    one turn would be. ``specs`` are ToolSpecs or tool dicts. Call from synchronous code or a
+    worker thread: the tool calls run in an event loop of their own.
     """
     if not 0.0 <= no_tool_share < 1.0:
         raise ValueError(f"no_tool_share must be in [0, 1), got {no_tool_share}")
+    if max_exchanges < 1:
+        raise ValueError(f"max_exchanges must be at least 1, got {max_exchanges}")
     schemas = {tool["function"]["name"]: tool for tool in map(openai_tool, specs)}
     if not schemas:
         raise ValueError("no tools to generate tool-calling examples for")
@@ -168,8 +176,12 @@ def generate_examples(
     holdout = Holdout(seed if holdout_seed is None else holdout_seed, split)
     rng = random.Random(f"{seed}:{split}")
 
-    num_plain = round(num_examples * no_tool_share)
-    kinds = [None] * num_plain + _tool_cycle(rng, list(builders), num_examples - num_plain)
+    exchanges = [
+        1 if max_exchanges == 1 else rng.randint(1, max_exchanges) for _ in range(num_examples)
+    ]
+    num_turns = sum(exchanges)
+    num_plain = round(num_turns * no_tool_share)
+    kinds = [None] * num_plain + _tool_cycle(rng, list(builders), num_turns - num_plain)
     rng.shuffle(kinds)
     drafts = [
         _plain_draft(rng, holdout, schemas)
@@ -178,10 +190,10 @@ def generate_examples(
         for name in kinds
     ]
     outcomes = _run_calls(registry, drafts) if registry is not None else {}
-    rows = [_finish(draft, outcomes) for draft in drafts]
+    rows = _conversations([_finish(draft, outcomes) for draft in drafts], exchanges)
     logger.info(
-        "generated %d %s rows (%d without a tool call) for %d tools, seed %d",
-        len(rows), split, num_plain, len(builders), seed,
+        "generated %d %s rows of %d user turns (%d without a tool call) for %d tools, seed %d",
+        len(rows), split, num_turns, num_plain, len(builders), seed,
     )  # fmt: skip
     return rows
 
@@ -355,6 +367,42 @@ def _finish(draft: _Draft, outcomes: dict[tuple[str, str], Outcome]) -> dict[str
         {"role": "assistant", "content": _answer(draft, outcome)},
     ]  # fmt: skip
     return row
+
+
+def _conversations(rows: list[dict[str, Any]], exchanges: list[int]) -> list[dict[str, Any]]:
+    """Join consecutive one-turn rows into conversations of ``exchanges[i]`` user turns each.
+
+    Long tool lists make most of a row's tokens; several turns under one list teach more calls
+    per token. Later turns drop their system prompt, the row offers every tool any of its turns
+    offered, and the call of turn k gets the id ``call_k``.
+    """
+    joined, start = [], 0
+    for count in exchanges:
+        messages: list[dict[str, Any]] = []
+        tools: dict[str, dict[str, Any]] = {}
+        for turn, row in enumerate(rows[start : start + count]):
+            messages += [
+                _renumbered(m, turn)
+                for m in row["messages"]
+                if not (turn and m["role"] == "system")
+            ]
+            for tool in row["tools"]:
+                tools.setdefault(tool["function"]["name"], tool)
+        joined.append({"messages": messages, "tools": list(tools.values())})
+        start += count
+    return joined
+
+
+def _renumbered(message: dict[str, Any], turn: int) -> dict[str, Any]:
+    """``message`` with its call id (``call_0`` in a one-turn row) made ``call_<turn>``."""
+    if turn == 0:
+        return message
+    if message.get("tool_calls"):
+        calls = [{**call, "id": f"call_{turn}"} for call in message["tool_calls"]]
+        return {**message, "tool_calls": calls}
+    if message["role"] == "tool":
+        return {**message, "tool_call_id": f"call_{turn}"}
+    return message
 
 
 def _answer(draft: _Draft, outcome: Outcome) -> str:
@@ -748,6 +796,61 @@ TIMEZONES = _fields("""
     Australia/Sydney | 悉尼 | Sydney
     Pacific/Auckland | 奥克兰 | Auckland
     UTC | UTC | UTC
+    Asia/Kolkata | 新德里 | New Delhi
+    Asia/Kathmandu | 加德满都 | Kathmandu
+    Asia/Karachi | 卡拉奇 | Karachi
+    Asia/Dhaka | 达卡 | Dhaka
+    Asia/Manila | 马尼拉 | Manila
+    Asia/Kuala_Lumpur | 吉隆坡 | Kuala Lumpur
+    Asia/Ho_Chi_Minh | 胡志明市 | Ho Chi Minh City
+    Asia/Yangon | 仰光 | Yangon
+    Asia/Tehran | 德黑兰 | Tehran
+    Asia/Riyadh | 利雅得 | Riyadh
+    Asia/Jerusalem | 耶路撒冷 | Jerusalem
+    Asia/Baghdad | 巴格达 | Baghdad
+    Asia/Kabul | 喀布尔 | Kabul
+    Asia/Tashkent | 塔什干 | Tashkent
+    Asia/Almaty | 阿拉木图 | Almaty
+    Asia/Ulaanbaatar | 乌兰巴托 | Ulaanbaatar
+    Asia/Colombo | 科伦坡 | Colombo
+    Asia/Macau | 澳门 | Macau
+    Asia/Vladivostok | 符拉迪沃斯托克 | Vladivostok
+    Europe/Vienna | 维也纳 | Vienna
+    Europe/Zurich | 苏黎世 | Zurich
+    Europe/Stockholm | 斯德哥尔摩 | Stockholm
+    Europe/Oslo | 奥斯陆 | Oslo
+    Europe/Copenhagen | 哥本哈根 | Copenhagen
+    Europe/Helsinki | 赫尔辛基 | Helsinki
+    Europe/Warsaw | 华沙 | Warsaw
+    Europe/Prague | 布拉格 | Prague
+    Europe/Budapest | 布达佩斯 | Budapest
+    Europe/Athens | 雅典 | Athens
+    Europe/Lisbon | 里斯本 | Lisbon
+    Europe/Dublin | 都柏林 | Dublin
+    Europe/Brussels | 布鲁塞尔 | Brussels
+    Europe/Kyiv | 基辅 | Kyiv
+    Africa/Lagos | 拉各斯 | Lagos
+    Africa/Nairobi | 内罗毕 | Nairobi
+    Africa/Casablanca | 卡萨布兰卡 | Casablanca
+    Africa/Addis_Ababa | 亚的斯亚贝巴 | Addis Ababa
+    America/Vancouver | 温哥华 | Vancouver
+    America/Phoenix | 凤凰城 | Phoenix
+    America/Anchorage | 安克雷奇 | Anchorage
+    Pacific/Honolulu | 檀香山 | Honolulu
+    America/Bogota | 波哥大 | Bogotá
+    America/Lima | 利马 | Lima
+    America/Santiago | 圣地亚哥 | Santiago
+    America/Argentina/Buenos_Aires | 布宜诺斯艾利斯 | Buenos Aires
+    America/Caracas | 加拉加斯 | Caracas
+    America/Havana | 哈瓦那 | Havana
+    America/Halifax | 哈利法克斯 | Halifax
+    America/St_Johns | 圣约翰斯 | St. John's
+    Australia/Melbourne | 墨尔本 | Melbourne
+    Australia/Perth | 珀斯 | Perth
+    Australia/Brisbane | 布里斯班 | Brisbane
+    Australia/Adelaide | 阿德莱德 | Adelaide
+    Pacific/Fiji | 苏瓦 | Suva
+    Atlantic/Reykjavik | 雷克雅未克 | Reykjavik
 """)
 
 WEEKDAYS_ZH = dict(
@@ -796,6 +899,66 @@ WEATHER_PLACES = _fields("""
     迪拜 | Dubai
     曼谷 | Bangkok
     开罗 | Cairo
+    郑州 | Zhengzhou
+    济南 | Jinan
+    沈阳 | Shenyang
+    大连 | Dalian
+    长春 | Changchun
+    合肥 | Hefei
+    福州 | Fuzhou
+    南昌 | Nanchang
+    南宁 | Nanning
+    贵阳 | Guiyang
+    兰州 | Lanzhou
+    乌鲁木齐 | Urumqi
+    呼和浩特 | Hohhot
+    太原 | Taiyuan
+    石家庄 | Shijiazhuang
+    海口 | Haikou
+    三亚 | Sanya
+    桂林 | Guilin
+    宁波 | Ningbo
+    无锡 | Wuxi
+    珠海 | Zhuhai
+    佛山 | Foshan
+    银川 | Yinchuan
+    西宁 | Xining
+    洛阳 | Luoyang
+    扬州 | Yangzhou
+    丽江 | Lijiang
+    香港 | Hong Kong
+    澳门 | Macau
+    台北 | Taipei
+    新加坡 | Singapore
+    吉隆坡 | Kuala Lumpur
+    雅加达 | Jakarta
+    马尼拉 | Manila
+    河内 | Hanoi
+    孟买 | Mumbai
+    新德里 | New Delhi
+    罗马 | Rome
+    马德里 | Madrid
+    巴塞罗那 | Barcelona
+    阿姆斯特丹 | Amsterdam
+    维也纳 | Vienna
+    苏黎世 | Zurich
+    布拉格 | Prague
+    斯德哥尔摩 | Stockholm
+    伊斯坦布尔 | Istanbul
+    洛杉矶 | Los Angeles
+    芝加哥 | Chicago
+    西雅图 | Seattle
+    温哥华 | Vancouver
+    墨西哥城 | Mexico City
+    里约热内卢 | Rio de Janeiro
+    布宜诺斯艾利斯 | Buenos Aires
+    墨尔本 | Melbourne
+    奥克兰 | Auckland
+    开普敦 | Cape Town
+    内罗毕 | Nairobi
+    札幌 | Sapporo
+    京都 | Kyoto
+    釜山 | Busan
 """)
 
 SEARCH_QUERIES: dict[Language, tuple[str, ...]] = {
@@ -816,6 +979,40 @@ SEARCH_QUERIES: dict[Language, tuple[str, ...]] = {
         世界上最高的山峰
         马拉松训练计划
         人工智能伦理问题
+        黄山旅游最佳季节
+        高血压患者饮食注意事项
+        2025 年春节放假安排
+        电动自行车新国标
+        如何给猫咪洗澡
+        长城的修建历史
+        敦煌莫高窟门票预约
+        iPhone 最新款价格
+        Transformer 模型原理
+        张家界国家森林公园攻略
+        番茄炒蛋怎么做
+        上海迪士尼乐园门票价格
+        光伏发电的优缺点
+        考研英语复习方法
+        火星探测最新消息
+        宫保鸡丁的做法
+        儿童疫苗接种时间表
+        如何申请美国签证
+        二手房交易流程
+        全球气候变暖的原因
+        显卡性能排行
+        哈尔滨冰雪大世界开放时间
+        Docker 入门教程
+        中国空间站最新任务
+        健身初学者训练计划
+        咖啡对身体的影响
+        成都大熊猫基地门票
+        个人所得税专项附加扣除
+        Linux 常用命令大全
+        世界杯历届冠军
+        如何缓解颈椎疼痛
+        苏州园林有哪些
+        PyTorch 分布式训练
+        秦始皇兵马俑的发现过程
     """),
     "en": _lines("""
         latest Python release
@@ -834,6 +1031,40 @@ SEARCH_QUERIES: dict[Language, tuple[str, ...]] = {
         remote work productivity tips
         Mediterranean diet benefits
         open source LLM benchmarks
+        how to train for a 10k run
+        best budget mechanical keyboards
+        Kubernetes rolling update strategy
+        what causes the northern lights
+        healthy breakfast ideas
+        Tokyo travel itinerary for 5 days
+        how to fix a leaking faucet
+        PyTorch mixed precision training
+        history of the Roman Empire
+        tips for learning Japanese
+        how to grow tomatoes indoors
+        best sci-fi novels of all time
+        solar panel installation cost
+        how to write a cover letter
+        Mars rover latest findings
+        difference between TCP and UDP
+        easy vegetarian dinner recipes
+        how to start investing in index funds
+        causes of inflation
+        Docker compose tutorial
+        how to improve posture
+        world cup winners list
+        benefits of meditation
+        how does GPS work
+        best national parks in the US
+        how to care for a succulent
+        SQL join examples
+        symptoms of the flu
+        cheap hotels in Barcelona
+        how to back up an iPhone
+        electric bike laws in Europe
+        transformer architecture explained
+        how to make cold brew coffee
+        most popular programming languages
     """),
 }
 
@@ -844,6 +1075,16 @@ FOLDERS = _lines("""
     reports
     projects
     notes/2024
+    work
+    work/2025
+    personal
+    archive
+    travel
+    docs/api
+    drafts/blog
+    reports/q3
+    notes/meetings
+    projects/website
 """)
 FILE_NAMES = _lines("""
     todo.txt
@@ -858,6 +1099,32 @@ FILE_NAMES = _lines("""
     draft.txt
     schedule.txt
     checklist.md
+    notes.txt
+    agenda.md
+    budget.txt
+    recipes.md
+    reading_list.md
+    contacts.txt
+    goals.md
+    changelog.md
+    log.txt
+    tasks.md
+    questions.txt
+    outline.md
+    packing_list.txt
+    workout_plan.md
+    expenses.txt
+    reminders.txt
+    book_notes.md
+    weekly_review.md
+    travel_plan.md
+    bugs.txt
+    minutes.md
+    quotes.txt
+    timeline.md
+    feedback.txt
+    study_plan.md
+    gift_ideas.txt
 """)
 FILE_CONTENTS: dict[Language, tuple[str, ...]] = {
     "zh": _lines("""
@@ -869,6 +1136,20 @@ FILE_CONTENTS: dict[Language, tuple[str, ...]] = {
         整理训练数据并检查验证集
         读完《三体》第二部
         项目预算：三万元
+        周三下午三点交水电费
+        给小王回复关于合同的邮件
+        这周末去超市买水果和蔬菜
+        早上七点起床跑步五公里
+        学习计划：每天背三十个单词
+        下个月十五号是爸爸的生日
+        修复登录页面的显示问题
+        旅行清单：护照、充电器、雨伞
+        晚上八点线上会议讨论新版本
+        把旧衣服捐给社区
+        阅读进度：第五章已读完
+        检查服务器日志中的报错
+        周日下午带孩子去图书馆
+        新版本发布时间定在六月一日
     """),
     "en": _lines("""
         Meeting with the design team at 10:00 tomorrow
@@ -879,6 +1160,20 @@ FILE_CONTENTS: dict[Language, tuple[str, ...]] = {
         Pack the charger and passport
         Draft the blog post about tool calling
         Budget: 3000 USD for the offsite
+        Pay the electricity bill on Wednesday
+        Reply to Sam about the contract
+        Run 5 km before breakfast
+        Water the plants every Monday
+        Book a table for four on Saturday night
+        Renew the car insurance before March
+        Fix the login page layout bug
+        Read chapter five of the design book
+        Pick up the kids at 3:30 today
+        Send the invoice to the client by Thursday
+        Back up the laptop this weekend
+        Dad's birthday is on the 15th next month
+        Ask the team for feedback on the new logo
+        Release the new version on June 1
     """),
 }
 
@@ -945,6 +1240,22 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             麻烦计算一下：{expr}
             求 {expr} 的值。
             {expr} 的计算结果是什么？
+            {expr}
+            {expr} 是多少
+            帮忙算一下 {expr} 等于几
+            请帮我计算 {expr}。
+            你能算出 {expr} 吗？
+            {expr}，结果是多少？
+            计算：{expr}
+            我算不出来 {expr}，你帮我算算
+            请问 {expr} 的答案是什么？
+            求值：{expr}
+            快速算一下 {expr}
+            {expr} 算出来是多少？
+            麻烦你算算 {expr} 等于什么
+            作业里有一道题：{expr}，答案是多少？
+            能帮我验算一下 {expr} 吗？
+            {expr} 结果多少？帮我算一下
         """),
         "en": _lines("""
             What is {expr}?
@@ -957,6 +1268,22 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             What does {expr} come to?
             I need the value of {expr}.
             Quick math: {expr}
+            {expr}
+            Compute {expr}.
+            What's {expr}?
+            Can you calculate {expr} for me?
+            Solve {expr}.
+            Help me figure out {expr}.
+            What is the result of {expr}?
+            Please evaluate {expr}.
+            I'm stuck on {expr}. What's the answer?
+            Do the math: {expr}
+            Tell me what {expr} equals.
+            Quick question, what's {expr}?
+            Could you work out {expr} please?
+            Calculate: {expr}
+            What do you get for {expr}?
+            Result of {expr}?
         """),
     },
     "calculate_answer": {
@@ -984,6 +1311,23 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             请问{place}当地时间是多少？
             我想知道{place}此刻的时间
             帮我看看{place}现在的日期和时间
+            {place}现在几点？
+            请告诉我{place}现在的时间。
+            {place}的时间是多少？
+            查查{place}的时间
+            我朋友在{place}，那边现在几点了？
+            {place}当地现在是几点钟？
+            帮我查一下{place}的日期和时间
+            现在{place}是什么时间？
+            {place}那里现在是白天还是晚上？
+            想给{place}的同事打电话，那边现在几点？
+            {place}时间
+            请问{place}现在几号、几点？
+            你知道{place}现在几点吗？
+            看一下{place}的本地时间
+            {place}，现在几点？
+            能告诉我{place}此刻是几点吗？
+            麻烦查下{place}当前的时间
         """),
         "en": _lines("""
             What time is it in {place}?
@@ -995,6 +1339,23 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             Current date and time in {place}, please.
             I need to know what time it is in {place}.
             How late is it in {place} now?
+            What's the time in {place}?
+            Time in {place}?
+            Can you tell me the time in {place}?
+            What time is it right now in {place}?
+            Do you know the current time in {place}?
+            I'm calling a friend in {place}. What time is it there?
+            What's the local time in {place}?
+            Give me the current time for {place}.
+            Is it late at night in {place}?
+            Please check the current date and time in {place}.
+            What's today's date in {place}?
+            Local time in {place}, please.
+            Could you look up the time in {place}?
+            Hey, what time is it over in {place}?
+            Tell me the time in {place}.
+            What hour is it in {place} at the moment?
+            Show me the current time in {place}.
         """),
     },
     "time_answer": {
@@ -1020,6 +1381,23 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             {place}现在冷不冷？
             告诉我{place}当前的天气情况
             {place}的天气
+            {place}今天的天气怎么样？
+            请问{place}现在的天气如何？
+            {place}的气温是多少？
+            帮我查查{place}的天气情况
+            {place}现在需要带伞吗？
+            我下午要去{place}，那里天气怎么样？
+            {place}，天气怎么样？
+            查询{place}的实时天气
+            {place}现在刮风吗？
+            {place}的湿度高吗？
+            看一下{place}当前的温度
+            {place}现在热不热？
+            天气：{place}
+            你能告诉我{place}的天气吗？
+            {place}现在是晴天还是阴天？
+            想知道{place}此刻的天气
+            {place}的天气如何？
         """),
         "en": _lines("""
             What's the weather like in {place}?
@@ -1031,6 +1409,23 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             Weather in {place}, please.
             Tell me the current conditions in {place}.
             Is it cold in {place} today?
+            Weather for {place}?
+            How hot is it in {place}?
+            Do I need an umbrella in {place}?
+            What are the current conditions in {place}?
+            Can you check the weather in {place}?
+            What's it like outside in {place} right now?
+            Is it sunny in {place}?
+            How windy is it in {place}?
+            Give me the weather report for {place}.
+            What's the humidity in {place}?
+            Current temperature in {place}, please.
+            I'm flying to {place} later. How's the weather there?
+            Please look up the weather in {place}.
+            Any rain in {place} at the moment?
+            Tell me the weather in {place}.
+            How warm is it in {place} right now?
+            Weather check: {place}
         """),
     },
     "weather_answer": {
@@ -1054,6 +1449,23 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             查找{query}相关的资料
             用搜索引擎查一下{query}
             搜一搜{query}
+            请搜索：{query}
+            帮我搜一下“{query}”
+            搜索“{query}”的相关信息
+            上网查一下：{query}
+            你能帮我搜索“{query}”吗？
+            我想查一些资料：{query}
+            网上搜搜：{query}
+            用网页搜索查找“{query}”
+            帮我找找网上关于“{query}”的内容
+            搜索关键词：{query}
+            请在网上查询“{query}”
+            查一下这个：{query}
+            帮我搜索以下内容：{query}
+            我需要最新的信息，请搜索“{query}”
+            能不能上网查查“{query}”？
+            搜：{query}
+            麻烦搜索一下：{query}
         """),
         "en": _lines("""
             Search the web for {query}.
@@ -1065,6 +1477,23 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             Do a web search on {query}.
             I need recent info on {query}. Search it.
             Please look up {query}.
+            Search: {query}
+            Google this: {query}
+            Can you search the web for "{query}"?
+            Look this up for me: {query}
+            Please search online for {query}.
+            I'd like to know more. Search it: {query}
+            Run a web search for "{query}".
+            Find articles about {query}.
+            Search the internet for {query}.
+            Could you look up "{query}" for me?
+            What can you find online about {query}?
+            Web search: {query}
+            Quick search please: {query}
+            Find me recent results for "{query}".
+            Look up "{query}".
+            Do a quick search on {query}.
+            I need some info. Search for {query}.
         """),
     },
     "search_answer": {
@@ -1091,6 +1520,23 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             帮我查看一下 {path} 文件夹
             请列出 {path} 中的所有文件
             {path} 目录里现在有哪些东西？
+            {path} 里有什么文件？
+            列出 {path} 的内容
+            请显示 {path} 目录下的所有文件
+            帮我看一下 {path} 目录
+            {path} 文件夹下有哪些东西？
+            查看目录：{path}
+            {path} 里都放了些什么？
+            我想看看 {path} 文件夹里的文件列表
+            打开 {path} 目录，告诉我里面有什么
+            能列一下 {path} 吗？
+            {path} 目录下有文件吗？
+            列目录 {path}
+            显示 {path} 下的文件和子文件夹
+            请问 {path} 里面有哪些文件？
+            给我 {path} 的文件清单
+            检查一下 {path} 文件夹里有什么
+            {path} 中有哪些文件和文件夹？
         """),
         "en": _lines("""
             List the files in {path}.
@@ -1101,6 +1547,23 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             What files does {path} contain?
             Give me a directory listing of {path}.
             Look inside {path} and tell me what's there.
+            What's inside {path}?
+            Show the files in {path}.
+            List everything in {path}.
+            Can you show me what's in {path}?
+            Please list the contents of {path}.
+            What do we have in {path}?
+            ls {path}
+            Browse {path} and list the files.
+            I need a file list for {path}.
+            Tell me which files are in {path}.
+            Are there any files in {path}?
+            Show me the directory {path}.
+            Could you check what's in the {path} folder?
+            List the contents of the folder {path}.
+            What's stored in {path}?
+            Give me the list of files under {path}.
+            Check {path} and list what you find.
         """),
     },
     "list_root": {
@@ -1109,12 +1572,52 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             列出工作区根目录的文件
             看看工作区里都有什么
             我的工作区里有什么？
+            列出工作区的文件
+            工作区里有什么？
+            显示工作区的内容
+            帮我看看工作区根目录
+            工作区根目录下有哪些文件和文件夹？
+            请列出工作区里的所有文件
+            我的工作区现在有哪些东西？
+            查看工作区
+            工作区里都放了什么？
+            把工作区里的文件列出来
+            工作区目录下有什么？
+            看一下我的工作区
+            工作区有哪些文件夹？
+            请显示工作区根目录的文件列表
+            能列一下工作区吗？
+            工作区里现在有文件吗？
+            浏览一下工作区
+            告诉我工作区里有什么
+            工作区的文件清单
+            检查一下工作区里有哪些文件
         """),
         "en": _lines("""
             What files are in the workspace?
             List the workspace folder.
             Show me what's in my workspace.
             What's in the workspace right now?
+            List the files in the workspace.
+            What's in my workspace?
+            Show me the workspace.
+            What does the workspace contain?
+            List everything in the workspace root.
+            Can you show me the files in my workspace?
+            Give me a listing of the workspace.
+            Which files are in the workspace?
+            Browse the workspace and tell me what's there.
+            What do I have in the workspace?
+            Show the top-level files in the workspace.
+            Please list my workspace.
+            What folders are in the workspace?
+            Check the workspace for files.
+            Look at the workspace and list its contents.
+            What's at the root of the workspace?
+            I'd like to see my workspace files.
+            Are there any files in the workspace?
+            Show me the workspace root directory.
+            List the workspace contents, please.
         """),
     },
     "list_answer": {
@@ -1141,6 +1644,23 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             请把 {path} 的内容给我看看
             查看 {path} 这个文件
             {path} 文件里有什么内容？
+            {path} 里写了什么？
+            请读取文件 {path}
+            打开 {path}
+            帮我看看 {path} 的内容
+            读一下 {path} 文件
+            {path} 的内容是什么？
+            显示 {path}
+            我想看 {path} 里的内容
+            把 {path} 打开给我看看
+            请问 {path} 这个文件写了些什么？
+            输出 {path} 的全部内容
+            能帮我读取 {path} 吗？
+            查看文件：{path}
+            读取文件 {path}，告诉我里面写了什么
+            {path} 文件写的啥？
+            打开文件 {path} 看一下
+            给我读读 {path}
         """),
         "en": _lines("""
             Read {path} for me.
@@ -1151,6 +1671,23 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             Print the file {path}.
             What's written in {path}?
             Display {path}.
+            Open {path}.
+            What's in {path}?
+            Read the file {path}.
+            Show me {path}.
+            Could you open {path} for me?
+            Tell me what {path} contains.
+            Let me see the contents of {path}.
+            Please read {path} and show me the text.
+            cat {path}
+            What did I write in {path}?
+            Can you display the file {path}?
+            I want to read {path}.
+            Fetch the contents of {path}.
+            Show the text of {path}.
+            What's the content of the file {path}?
+            Read out {path}, please.
+            Open the file {path} and read it to me.
         """),
     },
     "read_answer": {
@@ -1173,6 +1710,24 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             把这句话存到 {path}：{content}
             创建 {path}，写入“{content}”
             往 {path} 写入：{content}
+            在 {path} 中写入：{content}
+            保存到 {path}：{content}
+            请创建文件 {path}，写入以下内容：{content}
+            把“{content}”保存到 {path}
+            帮我把“{content}”记到 {path} 里
+            写一个文件 {path}，内容：{content}
+            请往 {path} 写入这句话：{content}
+            在 {path} 里记一笔：{content}
+            新建 {path} 并写入：{content}
+            把下面这行写进 {path}：{content}
+            帮我在 {path} 保存“{content}”
+            把“{content}”存成文件 {path}
+            创建一个名为 {path} 的文件，内容为：{content}
+            写入文件 {path}：{content}
+            请把这段文字写到 {path} 里：{content}
+            用 {path} 记录：{content}
+            在文件 {path} 中保存以下内容：{content}
+            把“{content}”写进 {path} 文件
         """),
         "en": _lines("""
             Write "{content}" to {path}.
@@ -1183,6 +1738,23 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             Make a file called {path} containing: {content}
             Note this down in {path}: {content}
             Please write this into {path}: {content}
+            Save "{content}" to {path}.
+            Write this to {path}: {content}
+            Create a file {path} that says: {content}
+            Add a note to {path}: {content}
+            Please save the following in {path}: {content}
+            Put "{content}" into {path}.
+            Write the file {path} with this content: {content}
+            Can you create {path} containing "{content}"?
+            Record this in {path}: {content}
+            Jot this down in {path}: {content}
+            Save a file at {path} with the text "{content}".
+            I want {path} to say: {content}
+            Make {path} and write: {content}
+            Store this text in {path}: {content}
+            Write "{content}" into the file {path}.
+            Could you save this note to {path}? {content}
+            New file {path}: {content}
         """),
     },
     "write_answer": {
@@ -1205,6 +1777,22 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             需要用到 {name}：{args}
             使用工具 {name}，{args}
             我想{description}：{args}
+            调用 {name}：{args}
+            请用 {name} 工具，参数：{args}
+            帮我{description}，{args}
+            运行 {name}，{args}
+            用 {name} 来{description}：{args}
+            我需要{description}。参数如下：{args}
+            请使用 {name}，{args}
+            执行 {name}：{args}
+            帮忙调用一下 {name}，{args}
+            能用 {name} 帮我处理吗？{args}
+            {name}：{args}
+            请帮我{description}，参数是：{args}
+            通过 {name} 完成这个任务：{args}
+            调用工具 {name}（{description}）：{args}
+            麻烦{description}，{args}
+            我想用 {name}，{args}
         """),
         "en": _lines("""
             Use {name} with {args}.
@@ -1215,6 +1803,23 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             Can you use {name}? {args}.
             Run the {name} tool, {args}.
             {description}, please. {args}.
+            Run {name} with {args}.
+            Call {name}: {args}.
+            Use the {name} tool with {args}.
+            Please call {name} with {args}.
+            {name}: {args}.
+            Invoke {name} using {args}.
+            Could you run {name}? {args}.
+            Execute {name} with these arguments: {args}.
+            Use {name} ({description}): {args}.
+            Task: {description}. Arguments: {args}.
+            Can you call the {name} tool with {args}?
+            Run the tool {name} with {args}.
+            {description}. Use {name} with {args}.
+            Please use {name} for this: {args}.
+            Help me with this: {description}. {args}.
+            Trigger {name} with {args}.
+            Have {name} handle this: {args}.
         """),
     },
     "generic_answer": {
@@ -1285,6 +1890,90 @@ CHITCHAT: dict[Language, tuple[tuple[str, str], ...]] = {
 
         HTTP 和 HTTPS 有什么区别？
         HTTPS 在 HTTP 之上加了 TLS 加密，能防止传输的数据被窃听和篡改。
+
+        你叫什么名字？
+        我是一个 AI 助手，你可以直接叫我助手。
+
+        你是机器人吗？
+        我是一个 AI 程序，不是真人，但我会尽力帮你。
+
+        晚安
+        晚安，祝你做个好梦！
+
+        我今天心情不太好
+        抱歉听到这个。愿意的话可以和我聊聊，说出来也许会好受一些。
+
+        什么是黑洞？
+        黑洞是引力极强的天体，连光都无法从中逃逸。
+
+        为什么天空是蓝色的？
+        阳光中的蓝光波长较短，被大气散射得更多，所以天空看起来是蓝色的。
+
+        什么是递归？
+        递归是函数在定义中调用自身，把大问题拆成同类的小问题来解决。
+
+        如何保持健康的生活方式？
+        规律作息、均衡饮食、适量运动，再加上良好的心态。
+
+        给我写一句生日祝福
+        祝你生日快乐，愿新的一岁健康平安、心想事成！
+
+        什么是云计算？
+        云计算是通过网络按需使用服务器、存储和软件等计算资源的方式。
+
+        怎么缓解工作压力？
+        适当休息、规律运动、和朋友倾诉，并把任务拆小逐步完成，都能缓解压力。
+
+        推荐一部好看的电影
+        可以看看《肖申克的救赎》，它讲述了关于希望与坚持的故事。
+
+        什么是 DNA？
+        DNA 是脱氧核糖核酸，携带着生物体的遗传信息。
+
+        你会说英语吗？
+        会的，我可以用中文和英语交流。
+
+        什么是开源软件？
+        开源软件是源代码公开、允许任何人查看、修改和分发的软件。
+
+        如何养成阅读的习惯？
+        从感兴趣的书开始，每天固定一小段时间阅读，并随身带一本书。
+
+        写一首关于春天的短诗
+        春风拂柳绿，细雨润花红。燕子归来早，人间处处融。
+
+        什么是面向对象编程？
+        面向对象编程用对象来组织代码，把数据和操作数据的方法封装在一起。
+
+        你喜欢什么颜色？
+        我没有真正的喜好，不过很多人喜欢蓝色，因为它让人感到平静。
+
+        怎么和新同事快速熟悉起来？
+        主动打招呼、一起吃午饭、在工作中多请教，很快就能熟悉起来。
+
+        什么是 API？
+        API 是应用程序编程接口，规定了不同软件之间如何互相调用和交换数据。
+
+        谢谢，你真棒！
+        谢谢夸奖，很高兴能帮到你！
+
+        为什么要多喝水？
+        水参与身体的新陈代谢，帮助调节体温、运输营养和排出废物。
+
+        什么是人工智能？
+        人工智能是让机器模拟人类智能，完成感知、推理、学习和决策等任务的技术。
+
+        学编程应该从哪门语言开始？
+        Python 语法简洁、学习资料丰富，很适合作为入门语言。
+
+        中秋节有什么习俗？
+        中秋节人们会赏月、吃月饼，和家人团聚。
+
+        你能陪我聊聊天吗？
+        当然可以，想聊点什么都行。
+
+        帮我给新养的猫起个名字
+        可以叫它“团子”，听起来可爱又亲切。
     """),
     "en": _pairs("""
         Hello!
@@ -1335,6 +2024,100 @@ CHITCHAT: dict[Language, tuple[tuple[str, str], ...]] = {
         What's the difference between HTTP and HTTPS?
         HTTPS is HTTP over TLS encryption, which protects data in transit from eavesdropping
         and tampering.
+
+        What's your name?
+        I'm an AI assistant; you can just call me Assistant.
+
+        Are you a robot?
+        I'm an AI program, not a person, but I'll do my best to help.
+
+        Good night!
+        Good night, sleep well!
+
+        I'm feeling a bit down today.
+        I'm sorry to hear that. If you'd like to talk about it, I'm here to listen.
+
+        What is a black hole?
+        A black hole is a region of space where gravity is so strong that not even light can
+        escape.
+
+        Why is the sky blue?
+        Blue sunlight has a short wavelength and is scattered more by the air, so the sky looks
+        blue.
+
+        What is recursion?
+        Recursion is when a function calls itself, breaking a problem into smaller problems of the
+        same kind.
+
+        How can I stay healthy?
+        Sleep regularly, eat a balanced diet, exercise often and look after your mental health.
+
+        Write a short birthday message.
+        Happy birthday! Wishing you health, joy and a wonderful year ahead.
+
+        What is cloud computing?
+        Cloud computing is using servers, storage and software over the internet, on demand.
+
+        How do I deal with stress at work?
+        Take short breaks, exercise, talk to people you trust and break big tasks into small
+        steps.
+
+        Recommend a good movie.
+        Try "The Shawshank Redemption", a moving story about hope and friendship.
+
+        What is DNA?
+        DNA is the molecule that carries the genetic instructions of living things.
+
+        Do you speak Chinese?
+        Yes, I can chat in both Chinese and English.
+
+        What is open source software?
+        Open source software has public source code that anyone can read, change and share.
+
+        How do I build a reading habit?
+        Start with books you enjoy, read a little at the same time every day, and keep a book
+        with you.
+
+        Write a short poem about spring.
+        Soft rain wakes the sleeping ground, blossoms open all around; birds return with morning
+        song, and the days grow warm and long.
+
+        What is object-oriented programming?
+        Object-oriented programming organises code into objects that bundle data with the methods
+        that work on it.
+
+        What's your favourite colour?
+        I don't have real preferences, but many people like blue because it feels calm.
+
+        How can I get to know my new coworkers?
+        Say hello, join them for lunch and ask for their advice; you'll settle in quickly.
+
+        What is an API?
+        An API is an application programming interface: the rules for how pieces of software
+        talk to each other.
+
+        Thanks, you're great!
+        Thank you, I'm glad I could help!
+
+        Why should I drink enough water?
+        Water helps your body regulate its temperature, carry nutrients and remove waste.
+
+        What is artificial intelligence?
+        Artificial intelligence is technology that lets machines perceive, reason, learn and make
+        decisions.
+
+        Which programming language should I learn first?
+        Python is a good first choice: its syntax is simple and there are plenty of learning
+        resources.
+
+        What is Thanksgiving about?
+        Thanksgiving is a holiday for giving thanks, usually celebrated with a big family meal.
+
+        Can you just chat with me for a bit?
+        Of course! What would you like to talk about?
+
+        Suggest a name for my new cat.
+        How about "Mochi"? It's cute and easy to say.
     """),
 }
 
@@ -1368,6 +2151,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.seed if args.seed is not None else data.seed,
             args.no_tool_share,
             data.holdout_seed,
+            data.max_exchanges,
         )
     output = Path(args.output)
     write_jsonl(train, output / "train.jsonl")

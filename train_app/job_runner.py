@@ -104,6 +104,7 @@ def prepare_job(
                 config.data.validation_split,
                 config.data.seed,
                 holdout_seed=config.data.holdout_seed,
+                max_exchanges=config.data.max_exchanges,
             )
             source = "generated from the tool registry"
     data_dir = job_dir / "data"

@@ -210,7 +210,7 @@ def test_weather_answer_reports_the_real_result_in_the_users_language(tmp_path):
         )
         registry = ToolRegistry.from_config(config)
         weather = [spec for spec in registry.specs() if spec.name == "get_weather"]
-        rows = generate_examples(weather, registry, 200, seed=1, no_tool_share=0.0)
+        rows = generate_examples(weather, registry, 200, seed=0, no_tool_share=0.0)
     results = [(row, json.loads(tool_message(row)["content"])) for row in rows]
     found = [row for row, result in results if "error" not in result]
     assert found
@@ -373,3 +373,25 @@ def test_held_out_timezones_are_asked_for_by_their_iana_name(dataset):
     assert time_calls
     for row, call in time_calls:
         assert call["arguments"]["timezone"] in user_text(row)
+
+
+def test_conversations_hold_several_turns_each_answered_in_full(registry):
+    rows = generate_examples(registry.specs(), registry, 40, seed=7, max_exchanges=3)
+    assert len(rows) == 40
+    assert validate_rows(rows, registry.specs()) == []
+    turns = [sum(m["role"] == "user" for m in row["messages"]) for row in rows]
+    assert set(turns) == {1, 2, 3}
+    for row in rows:
+        roles = [m["role"] for m in row["messages"]]
+        assert "system" not in roles[1:]  # only the first turn may open with a system prompt
+        ids = [c["id"] for m in row["messages"] for c in m.get("tool_calls") or []]
+        assert len(ids) == len(set(ids))  # each turn's call has an id of its own
+        assert ids == [m["tool_call_id"] for m in row["messages"] if m["role"] == "tool"]
+        offered = {tool["function"]["name"] for tool in row["tools"]}
+        called = {c["function"]["name"] for m in row["messages"] for c in m.get("tool_calls") or []}
+        assert called <= offered
+        # Every turn ends with an answer in words before the next user turn.
+        user_at = [i for i, role in enumerate(roles) if role == "user"]
+        for end in [*user_at[1:], len(roles)]:
+            assert roles[end - 1] == "assistant" and row["messages"][end - 1]["content"]
+
