@@ -27,7 +27,7 @@ from configs.store import load_config
 from tools.registry import ToolRegistry
 from train_app.batching import collate, length_grouped_batches, random_batches, tokenize_row
 from train_app.dataset_generation import generate_dataset
-from train_app.train_loop import WorkerSpec, build_model, train_loop_per_worker
+from train_app.train_loop import WorkerSpec, assistant_loss, build_model, train_loop_per_worker
 
 
 def plain_loop(spec: WorkerSpec, rows: list[dict], steps: int, grouped: bool) -> float:
@@ -49,7 +49,7 @@ def plain_loop(spec: WorkerSpec, rows: list[dict], steps: int, grouped: bool) ->
         if index == 1:
             tokens, started = 0, time.perf_counter()
         batch = collate([examples[i] for i in batch_indices], tokenizer.pad_token_id)
-        model(**batch).loss.backward()
+        assistant_loss(model, batch).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         tokens += int(batch["attention_mask"].sum())

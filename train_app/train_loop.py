@@ -20,6 +20,7 @@ import ray.train
 import ray.train.torch
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
 from pydantic import BaseModel
 from safetensors.torch import load_file
@@ -28,7 +29,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, get_cosine_schedul
 from configs.atomic_files import atomic_write_text
 from configs.settings import TrainingConfig
 from serve_app.model_loading import LoadedModel
-from train_app.batching import collate, length_grouped_batches, tokenize_row
+from train_app.batching import IGNORE_INDEX, collate, length_grouped_batches, tokenize_row
 from train_app.evaluation import evaluate_tool_calls
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,25 @@ def plan_batches(
     per_rank = len(batches) // world
     usable = per_rank - per_rank % training.gradient_accumulation_steps
     return batches[rank::world][:usable]
+
+
+def assistant_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean next-token loss over the labelled (assistant) tokens.
+
+    Logits are computed only at positions some row of the batch has a label after: the
+    vocabulary projection at every position of a long tool list is a large share of a small
+    model's step, and those logits carry no loss.
+    """
+    targets = batch["labels"][:, 1:]
+    positions = torch.nonzero((targets != IGNORE_INDEX).any(dim=0)).squeeze(1)
+    logits = model(
+        input_ids=batch["input_ids"],
+        attention_mask=batch["attention_mask"],
+        logits_to_keep=positions,
+    ).logits
+    return F.cross_entropy(
+        logits.flatten(0, 1).float(), targets[:, positions].flatten(), ignore_index=IGNORE_INDEX
+    )
 
 
 def save_checkpoint(
@@ -227,7 +247,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         for index in range(skip, len(micro_batches)):
             batch = collate([examples[i] for i in micro_batches[index]], tokenizer.pad_token_id)
             batch = {k: v.to(device) for k, v in batch.items()}
-            loss = model(**batch).loss / training.gradient_accumulation_steps
+            loss = assistant_loss(model, batch) / training.gradient_accumulation_steps
             loss.backward()
             accumulated_loss += loss.item()
             tokens += int(batch["attention_mask"].sum())
