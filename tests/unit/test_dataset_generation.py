@@ -394,4 +394,3 @@ def test_conversations_hold_several_turns_each_answered_in_full(registry):
         user_at = [i for i, role in enumerate(roles) if role == "user"]
         for end in [*user_at[1:], len(roles)]:
             assert roles[end - 1] == "assistant" and row["messages"][end - 1]["content"]
-
