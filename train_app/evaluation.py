@@ -40,8 +40,13 @@ def evaluate_tool_calls(
     batch_size: int = 16,
     max_new_tokens: int = 96,
 ) -> dict[str, Any]:
-    """Greedy-decode each row's first reply and score it; returns accuracy and a few misses."""
+    """Greedy-decode each row's first reply and score it; returns accuracy and a few misses.
+
+    ``by_tool`` splits the exact accuracy by the tool the row should call ("none": rows where
+    the model must answer directly), so an operator sees which tools a model still gets wrong.
+    """
     correct = name_correct = 0
+    by_tool: dict[str, dict[str, int]] = {}
     misses: list[dict[str, Any]] = []
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
@@ -58,13 +63,17 @@ def evaluate_tool_calls(
         for (prompt, expected), result in zip(turns, generate_batch(loaded, requests), strict=True):
             if isinstance(result, Exception):
                 raise result
+            expected_names = sorted(c["name"] for c in expected)
+            key = "+".join(expected_names) or "none"
+            tally = by_tool.setdefault(key, {"correct": 0, "total": 0})
+            tally["total"] += 1
             if call_matches(expected, result):
                 correct += 1
+                tally["correct"] += 1
             elif len(misses) < 5:
                 misses.append(
                     {"user": prompt[-1]["content"], "expected": expected, "got": result.text}
                 )
-            expected_names = sorted(c["name"] for c in expected)
             name_correct += expected_names == sorted(c["name"] for c in result.tool_calls)
     total = len(rows)
     return {
@@ -72,5 +81,9 @@ def evaluate_tool_calls(
         "tool_name_accuracy": round(name_correct / total, 4) if total else 0.0,
         "correct": correct,
         "total": total,
+        "by_tool": {
+            name: {**tally, "accuracy": round(tally["correct"] / tally["total"], 4)}
+            for name, tally in sorted(by_tool.items())
+        },
         "misses": misses,
     }

@@ -96,14 +96,14 @@ def assistant_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> to
     Logits are computed only at positions some row of the batch has a label after: the
     vocabulary projection at every position of a long tool list is a large share of a small
     model's step, and those logits carry no loss.
+
+    No attention mask is passed: batches are right-padded, so under causal attention no real
+    token sees a pad, and attention runs its causal kernel instead of a masked one (about 1.5–2×
+    faster on CPU for rows of 1–3 k tokens; pad positions carry no label).
     """
     targets = batch["labels"][:, 1:]
     positions = torch.nonzero((targets != IGNORE_INDEX).any(dim=0)).squeeze(1)
-    logits = model(
-        input_ids=batch["input_ids"],
-        attention_mask=batch["attention_mask"],
-        logits_to_keep=positions,
-    ).logits
+    logits = model(input_ids=batch["input_ids"], logits_to_keep=positions).logits
     return F.cross_entropy(
         logits.flatten(0, 1).float(), targets[:, positions].flatten(), ignore_index=IGNORE_INDEX
     )

@@ -93,3 +93,27 @@ def test_evaluation_during_training_runs_the_adapter_being_trained(tiny_model_di
             if "lora_B" in name:
                 weight.normal_(std=1.0)
     assert replies() != untrained
+
+
+def test_accuracy_is_split_by_the_tool_each_row_should_call(tiny_model_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+
+    def row(ask: str, name: str | None) -> dict:
+        reply = {"role": "assistant", "content": "ok"}
+        if name:
+            call = {"type": "function", "function": {"name": name, "arguments": {}}}
+            reply = {"role": "assistant", "content": "", "tool_calls": [call]}
+        return {"messages": [{"role": "user", "content": ask}, reply]}
+
+    rows = [row("几点了？", "get_current_time"), row("What time is it?", "get_current_time")]
+    rows += [row("hi", None), row("Now?", "get_weather")]
+    scores = evaluate(model, tokenizer, rows, "cpu")
+    by_tool = scores["by_tool"]
+    assert {name: tally["total"] for name, tally in by_tool.items()} == {
+        "get_current_time": 2,
+        "get_weather": 1,
+        "none": 1,
+    }
+    assert sum(tally["correct"] for tally in by_tool.values()) == scores["correct"]
+    assert all(t["accuracy"] == round(t["correct"] / t["total"], 4) for t in by_tool.values())
