@@ -27,29 +27,18 @@ from ray.train.torch import TorchTrainer
 from configs.settings import TrainingConfig, resolve_path
 from configs.store import load_config
 from tools.registry import ToolRegistry
-from train_app.batching import (
-    IGNORE_INDEX,
-    collate,
-    length_grouped_batches,
-    random_batches,
-    tokenize_row,
-)
+from train_app.batching import collate, length_grouped_batches, random_batches, tokenize_row
 from train_app.dataset_generation import generate_dataset
 from train_app.train_loop import WorkerSpec, assistant_loss, build_model, train_loop_per_worker
 
 
 def masked_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """assistant_loss as it was with the padding mask passed (the baseline of the mask speedup)."""
-    targets = batch["labels"][:, 1:]
-    positions = torch.nonzero((targets != IGNORE_INDEX).any(dim=0)).squeeze(1)
-    logits = model(
-        input_ids=batch["input_ids"],
-        attention_mask=batch["attention_mask"],
-        logits_to_keep=positions,
-    ).logits
-    return torch.nn.functional.cross_entropy(
-        logits.flatten(0, 1), targets[:, positions].flatten(), ignore_index=IGNORE_INDEX
-    )
+    """assistant_loss with the padding mask passed, as the step ran before (the baseline)."""
+
+    def with_mask(**inputs):
+        return model(attention_mask=batch["attention_mask"], **inputs)
+
+    return assistant_loss(with_mask, batch)
 
 
 def plain_loop(
