@@ -53,7 +53,8 @@ def random_batches(count: int, batch_size: int, seed: int) -> list[list[int]]:
 
 
 def collate(examples: list[dict[str, list[int]]], pad_token_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad to the longest example of the batch."""
+    """Right-pad to the longest example of the batch (the train loss relies on it: see
+    assistant_loss, which needs no attention mask for right-padded rows)."""
     width = max(len(e["input_ids"]) for e in examples)
     input_ids = torch.full((len(examples), width), pad_token_id, dtype=torch.long)
     labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
