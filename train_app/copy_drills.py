@@ -1,0 +1,122 @@
+"""Write "repeat this text" chat rows that teach a model from scratch to copy spans it never saw.
+
+A tool call's arguments are mostly copied from the request ("计算 15 * 23" → ``"15 * 23"``). A
+small model trained only on tool rows does not learn to copy: it memorises the argument values
+of training and writes those instead. Copying a span found by content (not at a fixed offset)
+sits on a long loss plateau before it emerges (README, "Shipped model"), so these rows make every
+answer token a copy of a random span: random digits, expressions, made-up words, Chinese
+characters and paths, which no memorised value can predict. Train on them first, then on tool
+rows: ``configs/tiny_copy.yaml``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import string
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from train_app.dataset_generation import write_jsonl
+
+INSTRUCTIONS = {
+    "en": (
+        "Repeat exactly: {v}",
+        "Say this back to me: {v}",
+        "Echo “{v}” please",
+        "Copy the text in quotes: \"{v}\"",
+        "Please write {v} again",
+        "{v} — repeat that",
+        "Type out the following word for word: {v}",
+        "What did I write here? [{v}]",
+    ),
+    "zh": (
+        "请原样重复：{v}",
+        "把这段文字照抄一遍：{v}",
+        "复述“{v}”",
+        "请重复引号里的内容：「{v}」",
+        "再写一遍 {v}",
+        "{v}，请照着写一遍",
+        "逐字抄写下面的内容：{v}",
+        "我在括号里写了什么？（{v}）",
+    ),
+}
+CONSONANTS = "bcdfghjklmnprstvwxz"
+VOWELS = "aeiou"
+EXTENSIONS = ("txt", "md", "json", "csv", "py", "log", "yaml")
+OPERATORS = ("+", "-", "*", "/", "//", "%", "**")
+
+
+def _number(rng: random.Random) -> str:
+    return str(rng.randint(0, 10 ** rng.randint(1, 6)))
+
+
+def _expression(rng: random.Random) -> str:
+    parts = [_number(rng)]
+    for _ in range(rng.randint(1, 3)):
+        space = " " if rng.random() < 0.5 else ""
+        parts += [space + rng.choice(OPERATORS) + space, _number(rng)]
+    return "".join(parts)
+
+
+def _word(rng: random.Random) -> str:
+    syllables = (rng.choice(CONSONANTS) + rng.choice(VOWELS) for _ in range(rng.randint(1, 4)))
+    word = "".join(syllables)
+    return word.capitalize() if rng.random() < 0.3 else word
+
+
+def _han(rng: random.Random) -> str:
+    # The CJK Unified Ideographs block: most are byte pieces to a small tokenizer.
+    return "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(rng.randint(1, 6)))
+
+
+def _path(rng: random.Random) -> str:
+    folders = [_word(rng).lower() for _ in range(rng.randint(0, 2))]
+    return "/".join([*folders, f"{_word(rng).lower()}.{rng.choice(EXTENSIONS)}"])
+
+
+def _symbols(rng: random.Random) -> str:
+    alphabet = string.ascii_letters + string.digits + "-_.:@#"
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(2, 8)))
+
+
+PIECES: tuple[Callable[[random.Random], str], ...] = (
+    _number, _expression, _word, _han, _path, _symbols,
+)  # fmt: skip
+
+
+def copy_text(rng: random.Random) -> str:
+    """One to three random pieces, joined by spaces."""
+    return " ".join(rng.choice(PIECES)(rng) for _ in range(rng.randint(1, 3)))
+
+
+def copy_drills(count: int, seed: int) -> list[dict[str, Any]]:
+    """``count`` one-turn rows: a request to repeat a random text, answered by that text alone."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        text = copy_text(rng)
+        request = rng.choice(INSTRUCTIONS[rng.choice(("en", "zh"))]).format(v=text)
+        messages = [
+            {"role": "user", "content": request},
+            {"role": "assistant", "content": text},
+        ]
+        rows.append({"messages": messages})
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Write copy-drill chat rows as JSONL.")
+    parser.add_argument("--output", required=True, help="JSONL file to write")
+    parser.add_argument("--count", type=int, required=True, help="rows to write")
+    parser.add_argument("--seed", type=int, default=0, help="generation seed")
+    args = parser.parse_args(argv)
+    if args.count < 2:
+        parser.error("--count must be at least 2 (a validation row is held out)")
+    write_jsonl(copy_drills(args.count, args.seed), Path(args.output))
+    print(f"{args.count} copy drills -> {args.output}")
+
+
+if __name__ == "__main__":
+    main()
