@@ -25,7 +25,7 @@ INSTRUCTIONS = {
         "Repeat exactly: {v}",
         "Say this back to me: {v}",
         "Echo “{v}” please",
-        "Copy the text in quotes: \"{v}\"",
+        'Copy the text in quotes: "{v}"',
         "Please write {v} again",
         "{v} — repeat that",
         "Type out the following word for word: {v}",
