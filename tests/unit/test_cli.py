@@ -29,3 +29,18 @@ def test_recipe_then_set_override_the_defaults(tmp_path):
 def test_invalid_override_names_the_field():
     with pytest.raises(ConfigError, match=r"training\.batch_size"):
         build_config([], ["training.batch_size=many"])
+
+
+def test_shipped_recipes_validate_and_chain():
+    """The recipes README documents: a typo would otherwise surface an hour into a run."""
+    copy = build_config(["configs/tiny_copy.yaml"], [])
+    tools = build_config(["configs/tiny_tools.yaml"], [])
+    from_copy = build_config(["configs/tiny_tools.yaml", "configs/tiny_tools_from_copy.yaml"], [])
+    assert copy.data.dataset_path.startswith(copy.output.dir + "/")  # a dataset root
+    assert tools.model.model_path == "models/tiny-qwen2"
+    # Stage 2 starts from stage 1's export, with the one-stage recipe's kind of tool rows and
+    # the same held-out side.
+    assert from_copy.model.model_path.startswith(copy.output.dir + "/")
+    assert from_copy.model.allowed_roots == [copy.output.dir]
+    assert from_copy.data.holdout_seed == tools.data.holdout_seed
+    assert from_copy.data.max_exchanges == tools.data.max_exchanges
