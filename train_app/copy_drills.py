@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from train_app import made_up_values
 from train_app.dataset_generation import write_jsonl
 
 INSTRUCTIONS = {
@@ -42,9 +43,6 @@ INSTRUCTIONS = {
         "我在括号里写了什么？（{v}）",
     ),
 }
-CONSONANTS = "bcdfghjklmnprstvwxz"
-VOWELS = "aeiou"
-EXTENSIONS = ("txt", "md", "json", "csv", "py", "log", "yaml")
 OPERATORS = ("+", "-", "*", "/", "//", "%", "**")
 
 
@@ -60,29 +58,13 @@ def _expression(rng: random.Random) -> str:
     return "".join(parts)
 
 
-def _word(rng: random.Random) -> str:
-    syllables = (rng.choice(CONSONANTS) + rng.choice(VOWELS) for _ in range(rng.randint(1, 4)))
-    word = "".join(syllables)
-    return word.capitalize() if rng.random() < 0.3 else word
-
-
-def _han(rng: random.Random) -> str:
-    # The CJK Unified Ideographs block: most are byte pieces to a small tokenizer.
-    return "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(rng.randint(1, 6)))
-
-
-def _path(rng: random.Random) -> str:
-    folders = [_word(rng).lower() for _ in range(rng.randint(0, 2))]
-    return "/".join([*folders, f"{_word(rng).lower()}.{rng.choice(EXTENSIONS)}"])
-
-
 def _symbols(rng: random.Random) -> str:
     alphabet = string.ascii_letters + string.digits + "-_.:@#"
     return "".join(rng.choice(alphabet) for _ in range(rng.randint(2, 8)))
 
 
 PIECES: tuple[Callable[[random.Random], str], ...] = (
-    _number, _expression, _word, _han, _path, _symbols,
+    _number, _expression, made_up_values.word, made_up_values.han, made_up_values.path, _symbols,
 )  # fmt: skip
 
 

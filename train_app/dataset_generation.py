@@ -12,7 +12,9 @@ user phrasings and every finite value pool (places, queries, files, chit-chat) i
 a quarter of it (pools under four items are shared) is used only by validation, the rest only by
 train. Validation rows therefore ask in words, and about values, that training never showed, so
 evaluation measures generalisation rather than recall. Answer phrasings are not held out: they
-are what the model is taught to say.
+are what the model is taught to say. Half of the training requests name a made-up place, zone,
+query, path or text instead of a pool value (``made_up_values``), so that the model learns to copy
+values from the request rather than to recall the pool's.
 
 The same seed gives the same rows, except where a tool's real answer changes between runs (the
 clock, the weather) or the workspace the file tools see changed in between. Running the calls
@@ -39,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from jsonschema import validators
 
 from configs.atomic_files import atomic_write_text
+from train_app import made_up_values
 from train_app.dataset_loading import DatasetError, openai_tool
 
 if TYPE_CHECKING:
@@ -54,6 +57,9 @@ LANGUAGES: tuple[Language, ...] = ("zh", "en")
 HOLDOUT_SHARE = 0.25
 MIN_HOLDOUT_POOL = 4
 SYSTEM_PROMPT_SHARE = 0.1
+MADE_UP_SHARE = 0.5
+# Training requests for the time that name the IANA zone rather than a city (validation: all).
+ZONE_NAMED_SHARE = 0.3
 MAX_CONCURRENT_CALLS = 16
 MAX_SHOWN_CHARS = 400
 # A listing's answer names this many entries and counts the rest, as a person would.
@@ -452,6 +458,11 @@ def _pick(rng: random.Random, holdout: Holdout, key: str, items: Sequence[T]) ->
     return rng.choice(holdout.pool(key, items))
 
 
+def _made_up(rng: random.Random, holdout: Holdout) -> bool:
+    """Whether this training request gets a made-up value (validation keeps its held-out pools)."""
+    return holdout.split == "train" and rng.random() < MADE_UP_SHARE
+
+
 def _phrase(rng: random.Random, holdout: Holdout, key: str, language: Language, **values) -> str:
     """A user phrasing of ``key`` from this split's part of them."""
     return _pick(rng, holdout, f"{key}:{language}", PHRASINGS[key][language]).format(**values)
@@ -525,8 +536,10 @@ def time_request(rng: random.Random, holdout: Holdout, language: Language) -> Re
     place = name_zh if language == "zh" else name_en
     # Some users name the IANA zone itself. Held-out (validation) zones are always named so: which
     # zone a city is in is knowledge, not something a model can copy from an unseen request.
-    if holdout.split == "validation" or rng.random() < 0.15:
+    if holdout.split == "validation" or rng.random() < ZONE_NAMED_SHARE:
         place = timezone
+    if _made_up(rng, holdout):  # the clock does not know it: the row teaches the failure answer
+        place = timezone = made_up_values.zone(rng)
 
     def answer(result: Any, wording: random.Random) -> str:
         moment = datetime.fromisoformat(result["datetime"])
@@ -558,6 +571,8 @@ def _condition(condition: str, language: Language) -> str:
 def weather_request(rng: random.Random, holdout: Holdout, language: Language) -> Request:
     name_zh, name_en = _pick(rng, holdout, "weather_places", WEATHER_PLACES)
     place = name_zh if language == "zh" else name_en
+    if _made_up(rng, holdout):
+        place = made_up_values.place(rng, language)
 
     def answer(result: Any, wording: random.Random) -> str:
         return _answer_phrase(
@@ -578,6 +593,8 @@ def weather_request(rng: random.Random, holdout: Holdout, language: Language) ->
 
 def search_request(rng: random.Random, holdout: Holdout, language: Language) -> Request:
     query = _pick(rng, holdout, f"search_queries:{language}", SEARCH_QUERIES[language])
+    if _made_up(rng, holdout):
+        query = made_up_values.text(rng, language)
 
     def answer(result: Any, wording: random.Random) -> str:
         hits = result["results"]
@@ -597,6 +614,8 @@ def search_request(rng: random.Random, holdout: Holdout, language: Language) -> 
 
 
 def _file_path(rng: random.Random, holdout: Holdout) -> str:
+    if _made_up(rng, holdout):
+        return made_up_values.path(rng)
     folder = _pick(rng, holdout, "folders", FOLDERS)
     return f"{folder}/{_pick(rng, holdout, 'file_names', FILE_NAMES)}"
 
@@ -607,6 +626,8 @@ def list_files_request(rng: random.Random, holdout: Holdout, language: Language)
         shown = "工作区" if language == "zh" else "the workspace"
     else:
         path = shown = _pick(rng, holdout, "folders", FOLDERS)
+        if _made_up(rng, holdout):
+            path = shown = made_up_values.folder(rng)
         text = _phrase(rng, holdout, "list_files", language, path=path)
 
     def answer(result: Any, wording: random.Random) -> str:
@@ -650,6 +671,8 @@ def read_file_request(rng: random.Random, holdout: Holdout, language: Language) 
 def write_file_request(rng: random.Random, holdout: Holdout, language: Language) -> Request:
     path = _file_path(rng, holdout)
     content = _pick(rng, holdout, f"file_contents:{language}", FILE_CONTENTS[language])
+    if _made_up(rng, holdout):
+        content = made_up_values.text(rng, language)
 
     def answer(result: Any, wording: random.Random) -> str:
         size = result["bytes_written"]

@@ -70,7 +70,12 @@ PRETOKENIZE_PATTERN = (
     r"|[^\S\r\n]+"
 )
 
-# Same layout as Qwen2.5 / Hermes so parsers and datasets written for those models work here.
+# Same layout as Qwen2.5 / Hermes so parsers and datasets written for those models work here,
+# except the tool list: one signature line per tool, `name(arg: type, optional?: type) - what it
+# does`, instead of its JSON schema. The schemas of the seven built-in tools are about 1 000 tokens,
+# three quarters of a typical training row; the signatures are under 200, so a CPU-trained tiny
+# model sees about three times as many conversations for the same compute. Arguments are still
+# validated against the full schema when the call runs.
 # The assistant turn after its header, up to and including <|im_end|>, is inside
 # {% generation %} so that `return_assistant_tokens_mask=True` marks what the model must learn.
 CHAT_TEMPLATE = r"""
@@ -85,7 +90,23 @@ CHAT_TEMPLATE = r"""
 {%- if tools -%}
     {{- "\n\n# Tools\n\n__TOOLS_INTRO__\n\n<tools>" -}}
     {%- for tool in tools -%}
-        {{- "\n" + (tool | tojson) -}}
+        {%- set fn = tool.function if tool.function is defined else tool -%}
+        {%- set schema = fn.parameters if fn.parameters is mapping else {} -%}
+        {%- set required = schema.required if schema.required is defined else [] -%}
+        {{- "\n" + fn.name + "(" -}}
+        {%- for name, spec in (schema.properties if schema.properties is mapping else {}).items() -%}
+            {{- (", " if not loop.first else "") + name + ("" if name in required else "?") + ": " -}}
+            {%- if spec.enum is defined -%}
+                {{- spec.enum | map("tojson") | join(" | ") -}}
+            {%- elif spec.type is string -%}
+                {{- spec.type -}}
+            {%- elif spec.type is defined -%}
+                {{- spec.type | join(" | ") -}}
+            {%- else -%}
+                {{- "any" -}}
+            {%- endif -%}
+        {%- endfor -%}
+        {{- ")" + (" - " + fn.description if fn.description else "") -}}
     {%- endfor -%}
     {{- "\n</tools>\n\n__TOOLS_CALL_HOWTO__\n" -}}
     {{- '<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>' -}}

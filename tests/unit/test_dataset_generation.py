@@ -19,8 +19,11 @@ from tools.tool_spec import tool_from_function
 from train_app import dataset_generation
 from train_app.dataset_generation import (
     CHITCHAT,
+    FOLDERS,
     PHRASINGS,
+    SEARCH_QUERIES,
     TIMEZONES,
+    WEATHER_PLACES,
     Holdout,
     generate_dataset,
     generate_examples,
@@ -166,8 +169,24 @@ def test_arguments_are_copied_from_the_request(dataset):
         for row, call in calls_of(train, tool):
             assert all(value in user_text(row) for value in call["arguments"].values())
     for row, call in calls_of(train, "get_current_time"):
-        timezone = call["arguments"]["timezone"]
-        assert any(name in user_text(row) for name in names[timezone])
+        timezone = call["arguments"]["timezone"]  # a made-up zone is named as itself
+        assert any(name in user_text(row) for name in names.get(timezone, {timezone}))
+
+
+def test_half_of_training_values_are_made_up_and_validation_keeps_the_pools(dataset):
+    """Made-up values can only be copied; validation still asks about held-out pool values."""
+    train, validation = dataset
+    pools = {
+        "get_weather": {p for pair in WEATHER_PLACES for p in pair},
+        "get_current_time": {zone for zone, _, _ in TIMEZONES},
+        "web_search": {q for language in SEARCH_QUERIES.values() for q in language},
+        "list_files": {*FOLDERS, "."},
+    }
+    for tool, pool in pools.items():
+        values = lambda rows: [v for _, c in calls_of(rows, tool) for v in c["arguments"].values()]  # noqa: E731
+        made_up = [value for value in values(train) if value not in pool]
+        assert 0.25 < len(made_up) / len(values(train)) < 0.75, tool
+        assert set(values(validation)) <= pool, tool
 
 
 @pytest.mark.parametrize("tool", ["get_weather", "web_search"])
@@ -323,9 +342,9 @@ def test_rows_of_another_seed_keep_the_holdout_of_holdout_seed(dataset, tmp_path
     more, _ = generate_dataset(registry.specs(), registry, 400, 0.2, seed=4, holdout_seed=3)
     assert {user_text(r) for r in more} != {user_text(r) for r in dataset[0]}
     assert_held_out(more, validation, ("calculate", "web_search"))
-    # Without holdout_seed, seed 4 cuts elsewhere: some of seed 3's held-out values reach train.
+    # Without holdout_seed, seed 4 cuts elsewhere: some of seed 3's held-out phrasings reach train.
     other, _ = generate_dataset(registry.specs(), registry, 400, 0.2, seed=4)
-    assert argument_values(validation, "get_weather") & argument_values(other, "get_weather")
+    assert phrasings(validation, "calculate") & phrasings(other, "calculate")
 
 
 def test_every_builtin_tool_has_eight_phrasings_per_language():

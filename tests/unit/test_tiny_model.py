@@ -55,9 +55,7 @@ TOOL_CONVERSATION = [
 
 TOOLS_BLOCK = (
     "\n\n# Tools\n\nYou can call the functions below to help with the user's request.\n\n<tools>\n"
-    '{"type": "function", "function": {"name": "get_weather", "description": "查询城市天气", '
-    '"parameters": {"type": "object", "properties": {"location": {"type": "string"}}, '
-    '"required": ["location"]}}}\n'
+    "get_weather(location: string) - 查询城市天气\n"
     "</tools>\n\n"
     "To call a function, answer with a JSON object holding its name and arguments inside "
     "<tool_call></tool_call> tags:\n"

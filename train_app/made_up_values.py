@@ -1,0 +1,64 @@
+"""Random values no training pool holds: words, Chinese text, names, paths.
+
+A model trained on a few dozen places or file names memorises them and writes a remembered value
+instead of the one in the request. Rows whose values are made up here can only be answered by
+copying, which is what a held-out request needs. Used by the copy drills and, for half of the
+training rows, by the tool-call dataset.
+"""
+
+from __future__ import annotations
+
+import random
+
+CONSONANTS = "bcdfghjklmnprstvwxz"
+VOWELS = "aeiou"
+EXTENSIONS = ("txt", "md", "json", "csv", "py", "log", "yaml")
+# The regions of IANA zone names, so a made-up zone looks like a real one ("Europe/Kodiva").
+ZONE_REGIONS = ("Africa", "America", "Asia", "Atlantic", "Australia", "Europe", "Pacific")
+
+
+def word(rng: random.Random) -> str:
+    """A pronounceable made-up word, capitalised three times in ten."""
+    syllables = (rng.choice(CONSONANTS) + rng.choice(VOWELS) for _ in range(rng.randint(1, 4)))
+    made_up = "".join(syllables)
+    return made_up.capitalize() if rng.random() < 0.3 else made_up
+
+
+def han(rng: random.Random, least: int = 1, most: int = 6) -> str:
+    """Random characters of the CJK Unified Ideographs block (most are byte pieces to the
+    tiny tokenizer, so copying them is copying tokens the model has no meaning for)."""
+    return "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(rng.randint(least, most)))
+
+
+def name(rng: random.Random) -> str:
+    """A made-up proper name of two syllables or more: "Kodiva"."""
+    syllables = (rng.choice(CONSONANTS) + rng.choice(VOWELS) for _ in range(rng.randint(2, 4)))
+    return "".join(syllables).capitalize()
+
+
+def folder(rng: random.Random) -> str:
+    """One or two lower-case made-up folder names: "kodi" or "kodi/vera"."""
+    return "/".join(word(rng).lower() for _ in range(rng.randint(1, 2)))
+
+
+def path(rng: random.Random) -> str:
+    """A relative file path of zero to two folders: "kodi/vera.md"."""
+    folders = [word(rng).lower() for _ in range(rng.randint(0, 2))]
+    return "/".join([*folders, f"{word(rng).lower()}.{rng.choice(EXTENSIONS)}"])
+
+
+def place(rng: random.Random, language: str) -> str:
+    """A made-up place name in the user's language."""
+    return han(rng, 2, 3) if language == "zh" else name(rng)
+
+
+def zone(rng: random.Random) -> str:
+    """An IANA-looking zone name that no timezone database has."""
+    return f"{rng.choice(ZONE_REGIONS)}/{name(rng)}"
+
+
+def text(rng: random.Random, language: str) -> str:
+    """A short made-up phrase: two to five words, or three to ten characters."""
+    if language == "zh":
+        return han(rng, 3, 10)
+    return " ".join(word(rng) for _ in range(rng.randint(2, 5)))
