@@ -614,8 +614,6 @@ def search_request(rng: random.Random, holdout: Holdout, language: Language) -> 
 
 
 def _file_path(rng: random.Random, holdout: Holdout) -> str:
-    if _made_up(rng, holdout):
-        return made_up_values.path(rng)
     folder = _pick(rng, holdout, "folders", FOLDERS)
     return f"{folder}/{_pick(rng, holdout, 'file_names', FILE_NAMES)}"
 
@@ -653,7 +651,9 @@ def list_files_request(rng: random.Random, holdout: Holdout, language: Language)
 
 
 def read_file_request(rng: random.Random, holdout: Holdout, language: Language) -> Request:
-    path = _file_path(rng, holdout)
+    # Made-up paths are read (and fail), never written: every written file shows up in the
+    # listings of other rows, and hundreds of made-up ones would fill them.
+    path = made_up_values.path(rng) if _made_up(rng, holdout) else _file_path(rng, holdout)
 
     def answer(result: Any, wording: random.Random) -> str:
         content = _shorten(result["content"])

@@ -93,9 +93,11 @@ CHAT_TEMPLATE = r"""
         {%- set fn = tool.function if tool.function is defined else tool -%}
         {%- set schema = fn.parameters if fn.parameters is mapping else {} -%}
         {%- set required = schema.required if schema.required is defined else [] -%}
+        {%- set properties = schema.properties if schema.properties is mapping else {} -%}
         {{- "\n" + fn.name + "(" -}}
-        {%- for name, spec in (schema.properties if schema.properties is mapping else {}).items() -%}
-            {{- (", " if not loop.first else "") + name + ("" if name in required else "?") + ": " -}}
+        {%- for name, spec in properties.items() -%}
+            {{- ", " if not loop.first else "" -}}
+            {{- name + ("" if name in required else "?") + ": " -}}
             {%- if spec.enum is defined -%}
                 {{- spec.enum | map("tojson") | join(" | ") -}}
             {%- elif spec.type is string -%}

@@ -35,12 +35,12 @@ def test_shipped_recipes_validate_and_chain():
     """The recipes README documents: a typo would otherwise surface an hour into a run."""
     copy = build_config(["configs/tiny_copy.yaml"], [])
     tools = build_config(["configs/tiny_tools.yaml"], [])
-    from_copy = build_config(["configs/tiny_tools.yaml", "configs/tiny_tools_from_copy.yaml"], [])
+    assert copy.model.model_path == "models/tiny-qwen2"
     assert copy.data.dataset_path.startswith(copy.output.dir + "/")  # a dataset root
-    assert tools.model.model_path == "models/tiny-qwen2"
-    # Stage 2 starts from stage 1's export, with the one-stage recipe's kind of tool rows and
-    # the same held-out side.
-    assert from_copy.model.model_path.startswith(copy.output.dir + "/")
-    assert from_copy.model.allowed_roots == [copy.output.dir]
-    assert from_copy.data.holdout_seed == tools.data.holdout_seed
-    assert from_copy.data.max_exchanges == tools.data.max_exchanges
+    # Stage 2 starts from stage 1's export, which must be a loadable root.
+    assert tools.model.model_path.startswith(copy.output.dir + "/")
+    assert tools.model.allowed_roots == [copy.output.dir]
+    assert tools.data.dataset_path is None  # generated rows, with a held-out validation side
+    assert round(tools.data.num_generated_examples * tools.data.validation_split) == (
+        tools.training.eval_max_examples
+    )
