@@ -15,7 +15,13 @@ from typing import Any
 import torch
 from jinja2 import TemplateError
 from peft import PeftModel
-from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+from transformers import (
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+    TextIteratorStreamer,
+)
 
 from serve_app.model_loading import LoadedModel
 from tools.tool_calls import parse_tool_calls
@@ -71,6 +77,8 @@ class GenerationRequest:
     seed: int | None = None
     # Text the reply must start with (e.g. '<tool_call>' to force a call); part of the result.
     prefill: str = ""
+    # False for tool_choice "none": the reply may not open a <tool_call>, even unprompted.
+    tool_calls_allowed: bool = True
     # Wall-clock time (time.time()) at which decoding stops; None = no deadline.
     deadline: float | None = None
     adapter: AdapterRef | None = None
@@ -201,6 +209,14 @@ def _finish(
     )
     if cut is not None:
         text, finish_reason = text[:cut], "stop"
+    if not request.tool_calls_allowed:  # a call written anyway is text, never a call
+        return GenerationResult(
+            text=text,
+            content=text,
+            prompt_tokens=prompt_len,
+            completion_tokens=len(kept) + (0 if stop_at is None else 1),
+            finish_reason=finish_reason,
+        )
     parsed = parse_tool_calls(text)
     if parsed.tool_calls and finish_reason == "stop":
         finish_reason = "tool_calls"
@@ -227,6 +243,32 @@ def _ended(
         return True
     text = loaded.tokenizer.decode(new_ids, skip_special_tokens=True)
     return any(stop in text for stop in request.stop)
+
+
+class BannedTokens(LogitsProcessor):
+    """Gives row ``i`` of a batch no chance to emit any token of ``banned[i]``."""
+
+    def __init__(self, banned: list[list[int]]) -> None:
+        self.banned = banned
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        for row, ids in enumerate(self.banned):
+            if ids:
+                scores[row, ids] = -math.inf
+        return scores
+
+
+def _logits_processors(loaded: LoadedModel, requests: list[GenerationRequest]) -> dict[str, Any]:
+    """``logits_processor`` that keeps requests without tool calls from opening one.
+
+    Only a tokenizer with ``<tool_call>`` as one token can be held to that; with any other, a
+    call the model writes anyway stays text (``_finish``).
+    """
+    tag = loaded.tokenizer.convert_tokens_to_ids("<tool_call>")
+    if not isinstance(tag, int) or tag == loaded.tokenizer.unk_token_id:
+        return {}
+    banned = [[] if r.tool_calls_allowed else [tag] for r in requests]
+    return {"logits_processor": LogitsProcessorList([BannedTokens(banned)])} if any(banned) else {}
 
 
 @torch.inference_mode()
@@ -271,6 +313,7 @@ def generate_batch(
             eos_token_id=sorted(eos_ids),
             stopping_criteria=StoppingCriteriaList([limits]),
             **_adapter_kwargs(loaded, [requests[i] for i in indices]),
+            **_logits_processors(loaded, [requests[i] for i in indices]),
             **sampling,
         )
         for row, i in enumerate(indices):
@@ -312,6 +355,7 @@ def stream_generate(loaded: LoadedModel, request: GenerationRequest) -> Iterator
                 streamer=streamer,
                 stopping_criteria=StoppingCriteriaList([limits]),
                 **adapters,
+                **_logits_processors(loaded, [request]),
                 **sampling,
             )
 

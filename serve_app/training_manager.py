@@ -109,14 +109,16 @@ class TrainingManager:
         }[outcome["state"]]
         if outcome["state"] == "succeeded" and prepared.config.training.auto_load_adapter:
             message += await self._serve_adapter(prepared.job_id, outcome["adapter_path"])
-        self._ending = True
-        await tracker.set_state.remote(outcome["state"], message, outcome.get("error"))
-        record["progress"] = await tracker.snapshot.remote()
+        # The paths first: a status read between two awaits below must not see the end state
+        # without them.
         record.update(
             adapter_path=outcome.get("adapter_path"),
             checkpoint_path=outcome.get("checkpoint_path"),
             evaluation=outcome.get("evaluation", {}),
         )
+        self._ending = True
+        await tracker.set_state.remote(outcome["state"], message, outcome.get("error"))
+        record["progress"] = await tracker.snapshot.remote()
         self._jobs.save(record)
         logger.info("training job %s ended: %s", prepared.job_id, outcome["state"])
         ray.kill(tracker)

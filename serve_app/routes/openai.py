@@ -161,6 +161,7 @@ def generation_request(
         stop=tuple(stops),
         seed=body.seed,
         prefill=forced_prefix(body.tool_choice, functions),
+        tool_calls_allowed=body.tool_choice != "none",
         adapter=adapter,
         deadline=time.time() + config.security.generation_timeout_s,
     )
@@ -191,18 +192,24 @@ async def stream_chunks(
     yield chunk({"role": "assistant", "content": ""})
     text, sent = "", 0
     try:
-        async for piece in backends.stream(request):
-            text += piece
-            visible = text.split("<tool_call>", 1)[0]
-            # Hold back a tail that might be the start of "<tool_call>".
-            safe = (
-                len(visible)
-                if "<tool_call>" in text
-                else max(sent, len(visible) - len("<tool_call>"))
-            )
-            if safe > sent:
-                yield chunk({"content": visible[sent:safe]})
-                sent = safe
+        if request.prefill:
+            # tool_choice forces a call: there is no text to stream, and the call is checked
+            # against its schema (and retried) exactly as in a plain reply.
+            functions = tool_functions(body)
+            result = await generate_valid(backends.generate, request, functions, body.tool_choice)
+        else:
+            async for piece in backends.stream(request):
+                text += piece
+                visible = text.split("<tool_call>", 1)[0] if request.tool_calls_allowed else text
+                # Hold back a tail that might be the start of "<tool_call>".
+                safe = (
+                    len(visible)
+                    if len(visible) < len(text) or not request.tool_calls_allowed
+                    else max(sent, len(visible) - len("<tool_call>"))
+                )
+                if safe > sent:
+                    yield chunk({"content": visible[sent:safe]})
+                    sent = safe
     except Exception as error:  # 200 is already sent: the error goes in the stream, as OpenAI's
         status = status_of(error)
         if status >= 500 and status not in (503, 504):
@@ -210,16 +217,17 @@ async def stream_chunks(
         yield sse(error_content("/v1/chat/completions", status, str(error)))
         yield sse("[DONE]")
         return
-    visible = text.split("<tool_call>", 1)[0]
-    if "<tool_call>" not in text and len(visible) > sent:
-        yield chunk({"content": visible[sent:]})
-    parsed = parse_tool_calls(text)
-    result = GenerationResult(
-        text=text,
-        content=parsed.content,
-        tool_calls=[c.to_dict() for c in parsed.tool_calls],
-        tool_call_errors=parsed.errors,
-    )
+    if not request.prefill:
+        visible = text.split("<tool_call>", 1)[0] if request.tool_calls_allowed else text
+        if len(visible) == len(text) and len(visible) > sent:
+            yield chunk({"content": visible[sent:]})
+        parsed = parse_tool_calls(text if request.tool_calls_allowed else "")
+        result = GenerationResult(
+            text=text,
+            content=parsed.content,
+            tool_calls=[c.to_dict() for c in parsed.tool_calls],
+            tool_call_errors=parsed.errors,
+        )
     calls = openai_tool_calls(result, body.parallel_tool_calls)
     for index, call in enumerate(calls):
         yield chunk({"tool_calls": [{"index": index, **call}]})
