@@ -57,6 +57,7 @@ LANGUAGES: tuple[Language, ...] = ("zh", "en")
 HOLDOUT_SHARE = 0.25
 MIN_HOLDOUT_POOL = 4
 SYSTEM_PROMPT_SHARE = 0.1
+# Training requests whose place, zone, query, path or text is made up (see the module docstring).
 MADE_UP_SHARE = 0.5
 # Training requests for the time that name the IANA zone rather than a city (validation: all).
 ZONE_NAMED_SHARE = 0.3
