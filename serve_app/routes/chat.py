@@ -80,6 +80,7 @@ async def chat_turn(
             ),
             top_p=options.top_p or config.generation.top_p,
             prefill=prefill if rounds == 1 else "",
+            tool_calls_allowed=use_tools,  # no tools offered: a call could not be run
             deadline=deadline,
         )
         if rounds == 1 and prefill:

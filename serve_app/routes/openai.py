@@ -161,7 +161,7 @@ def generation_request(
         stop=tuple(stops),
         seed=body.seed,
         prefill=forced_prefix(body.tool_choice, functions),
-        tool_calls_allowed=body.tool_choice != "none",
+        tool_calls_allowed=tools is not None,  # tool_choice "none", or no tools offered
         adapter=adapter,
         deadline=time.time() + config.security.generation_timeout_s,
     )

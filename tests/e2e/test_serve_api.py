@@ -31,6 +31,8 @@ def app(tmp_path_factory, tiny_model_dir):
             # /model/load tests load copies placed in the test's own folder.
             "model": {"model_path": str(tiny_model_dir), "allowed_roots": [str(workdir)]},
             "generation": {"max_new_tokens": 24},
+            # Back-to-back requests of this module can pass 40 in a second; limits: test_security.
+            "security": {"rate_limit_per_s": 0},
             "tools": {
                 "workspace_dir": str(workdir / "workspace"),
                 "allowed_hosts": ["127.0.0.1"],  # the Open-Meteo stand-in is on loopback
