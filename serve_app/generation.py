@@ -190,6 +190,19 @@ def _eos_ids(loaded: LoadedModel) -> set[int]:
     return ids
 
 
+def reply_parts(text: str, request: GenerationRequest) -> dict[str, Any]:
+    """The content, tool calls and call errors of a reply's text. A request that may not call
+    tools (``tool_calls_allowed``) gets a call written anyway as text, never as a call."""
+    if not request.tool_calls_allowed:
+        return {"content": text, "tool_calls": [], "tool_call_errors": []}
+    parsed = parse_tool_calls(text)
+    return {
+        "content": parsed.content,
+        "tool_calls": [call.to_dict() for call in parsed.tool_calls],
+        "tool_call_errors": parsed.errors,
+    }
+
+
 def _finish(
     loaded: LoadedModel,
     request: GenerationRequest,
@@ -209,22 +222,12 @@ def _finish(
     )
     if cut is not None:
         text, finish_reason = text[:cut], "stop"
-    if not request.tool_calls_allowed:  # a call written anyway is text, never a call
-        return GenerationResult(
-            text=text,
-            content=text,
-            prompt_tokens=prompt_len,
-            completion_tokens=len(kept) + (0 if stop_at is None else 1),
-            finish_reason=finish_reason,
-        )
-    parsed = parse_tool_calls(text)
-    if parsed.tool_calls and finish_reason == "stop":
+    parts = reply_parts(text, request)
+    if parts["tool_calls"] and finish_reason == "stop":
         finish_reason = "tool_calls"
     return GenerationResult(
         text=text,
-        content=parsed.content,
-        tool_calls=[call.to_dict() for call in parsed.tool_calls],
-        tool_call_errors=parsed.errors,
+        **parts,
         prompt_tokens=prompt_len,
         completion_tokens=len(kept) + (0 if stop_at is None else 1),
         finish_reason=finish_reason,
@@ -262,7 +265,7 @@ def _logits_processors(loaded: LoadedModel, requests: list[GenerationRequest]) -
     """``logits_processor`` that keeps requests without tool calls from opening one.
 
     Only a tokenizer with ``<tool_call>`` as one token can be held to that; with any other, a
-    call the model writes anyway stays text (``_finish``).
+    call the model writes anyway stays text (``reply_parts``).
     """
     tag = loaded.tokenizer.convert_tokens_to_ids("<tool_call>")
     if not isinstance(tag, int) or tag == loaded.tokenizer.unk_token_id:

@@ -23,7 +23,7 @@ from serve_app.adapters import (
 )
 from serve_app.backends import Backends, BackendsDep
 from serve_app.errors import error_content, status_of
-from serve_app.generation import AdapterRef, GenerationRequest, GenerationResult
+from serve_app.generation import AdapterRef, GenerationRequest, GenerationResult, reply_parts
 from serve_app.openai_compat import (
     ChatCompletionRequest,
     OpenAIError,
@@ -37,7 +37,6 @@ from serve_app.openai_compat import (
 )
 from serve_app.request_limits import check_max_new_tokens, check_messages
 from serve_app.schemas import LoraAdapterLoadRequest, LoraAdapterUnloadRequest
-from tools.tool_calls import parse_tool_calls
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 logger = logging.getLogger("ray.serve")
@@ -198,15 +197,15 @@ async def stream_chunks(
             functions = tool_functions(body)
             result = await generate_valid(backends.generate, request, functions, body.tool_choice)
         else:
+            # The text before a <tool_call> streams; the call is parsed at the end. Where calls
+            # are not allowed, all of the reply is text (reply_parts).
+            tag = "<tool_call>" if request.tool_calls_allowed else None
             async for piece in backends.stream(request):
                 text += piece
-                visible = text.split("<tool_call>", 1)[0] if request.tool_calls_allowed else text
-                # Hold back a tail that might be the start of "<tool_call>".
-                safe = (
-                    len(visible)
-                    if len(visible) < len(text) or not request.tool_calls_allowed
-                    else max(sent, len(visible) - len("<tool_call>"))
-                )
+                visible = text.split(tag, 1)[0] if tag else text
+                # Hold back a tail that might be the start of the tag.
+                held = len(tag) if tag and len(visible) == len(text) else 0
+                safe = max(sent, len(visible) - held)
                 if safe > sent:
                     yield chunk({"content": visible[sent:safe]})
                     sent = safe
@@ -218,16 +217,10 @@ async def stream_chunks(
         yield sse("[DONE]")
         return
     if not request.prefill:
-        visible = text.split("<tool_call>", 1)[0] if request.tool_calls_allowed else text
+        visible = text.split(tag, 1)[0] if tag else text
         if len(visible) == len(text) and len(visible) > sent:
             yield chunk({"content": visible[sent:]})
-        parsed = parse_tool_calls(text if request.tool_calls_allowed else "")
-        result = GenerationResult(
-            text=text,
-            content=parsed.content,
-            tool_calls=[c.to_dict() for c in parsed.tool_calls],
-            tool_call_errors=parsed.errors,
-        )
+        result = GenerationResult(text=text, **reply_parts(text, request))
     calls = openai_tool_calls(result, body.parallel_tool_calls)
     for index, call in enumerate(calls):
         yield chunk({"tool_calls": [{"index": index, **call}]})
