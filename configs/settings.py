@@ -122,6 +122,12 @@ class DataConfig(Section):
         description="Seed of which phrasings and values only validation rows use (None: seed); "
         "keep it fixed when a model continues training on rows of another seed.",
     )
+    no_tool_share: float = Field(
+        0.15,
+        ge=0.0,
+        lt=1.0,
+        description="Share of generated user turns that no tool fits, answered directly.",
+    )
     max_exchanges: int = Field(
         1,
         ge=1,

@@ -464,6 +464,13 @@ def _made_up(rng: random.Random, holdout: Holdout) -> bool:
     return holdout.split == "train" and rng.random() < MADE_UP_SHARE
 
 
+def _made_up_text(rng: random.Random, language: Language) -> str:
+    """A made-up query or note: made-up syllables or common words, half and half."""
+    if rng.random() < 0.5:
+        return made_up_values.text(rng, language)
+    return made_up_values.sentence(rng, language)
+
+
 def _phrase(rng: random.Random, holdout: Holdout, key: str, language: Language, **values) -> str:
     """A user phrasing of ``key`` from this split's part of them."""
     return _pick(rng, holdout, f"{key}:{language}", PHRASINGS[key][language]).format(**values)
@@ -595,7 +602,7 @@ def weather_request(rng: random.Random, holdout: Holdout, language: Language) ->
 def search_request(rng: random.Random, holdout: Holdout, language: Language) -> Request:
     query = _pick(rng, holdout, f"search_queries:{language}", SEARCH_QUERIES[language])
     if _made_up(rng, holdout):
-        query = made_up_values.text(rng, language)
+        query = _made_up_text(rng, language)
 
     def answer(result: Any, wording: random.Random) -> str:
         hits = result["results"]
@@ -673,7 +680,7 @@ def write_file_request(rng: random.Random, holdout: Holdout, language: Language)
     path = _file_path(rng, holdout)
     content = _pick(rng, holdout, f"file_contents:{language}", FILE_CONTENTS[language])
     if _made_up(rng, holdout):
-        content = made_up_values.text(rng, language)
+        content = _made_up_text(rng, language)
 
     def answer(result: Any, wording: random.Random) -> str:
         size = result["bytes_written"]
@@ -2157,7 +2164,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--num-examples", type=int, help="rows in all (default: config)")
     parser.add_argument("--seed", type=int, help="generation seed (default: config)")
     parser.add_argument("--validation-split", type=float, help="validation share (default: config)")
-    parser.add_argument("--no-tool-share", type=float, default=0.15, help="rows without a call")
+    parser.add_argument("--no-tool-share", type=float, help="turns no tool fits (default: config)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
@@ -2173,7 +2180,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.num_examples if args.num_examples is not None else data.num_generated_examples,
             args.validation_split if args.validation_split is not None else data.validation_split,
             args.seed if args.seed is not None else data.seed,
-            args.no_tool_share,
+            args.no_tool_share if args.no_tool_share is not None else data.no_tool_share,
             data.holdout_seed,
             data.max_exchanges,
         )

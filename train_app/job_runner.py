@@ -103,6 +103,7 @@ def prepare_job(
                 config.data.num_generated_examples,
                 config.data.validation_split,
                 config.data.seed,
+                no_tool_share=config.data.no_tool_share,
                 holdout_seed=config.data.holdout_seed,
                 max_exchanges=config.data.max_exchanges,
             )

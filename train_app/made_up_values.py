@@ -1,4 +1,4 @@
-"""Random values no training pool holds: words, Chinese text, names, paths.
+"""Random values no training pool holds: words, Chinese text, names, paths, word sequences.
 
 A model trained on a few dozen places or file names memorises them and writes a remembered value
 instead of the one in the request. Rows whose values are made up here can only be answered by
@@ -9,9 +9,13 @@ training rows, by the tool-call dataset.
 from __future__ import annotations
 
 import random
+from functools import cache
+from pathlib import Path
 
 CONSONANTS = "bcdfghjklmnprstvwxz"
 VOWELS = "aeiou"
+# Common words, the same lists the tiny tokenizer is trained on.
+CORPUS_DIR = Path(__file__).parent / "tokenizer_corpus"
 EXTENSIONS = ("txt", "md", "json", "csv", "py", "log", "yaml")
 # The regions of IANA zone names, so a made-up zone looks like a real one ("Europe/Kodiva").
 ZONE_REGIONS = ("Africa", "America", "Asia", "Atlantic", "Australia", "Europe", "Pacific")
@@ -62,3 +66,22 @@ def text(rng: random.Random, language: str) -> str:
     if language == "zh":
         return han(rng, 3, 10)
     return " ".join(word(rng) for _ in range(rng.randint(2, 5)))
+
+
+@cache
+def _common_words(language: str) -> tuple[str, ...]:
+    return tuple((CORPUS_DIR / f"words_{language}.txt").read_text(encoding="utf-8").split())
+
+
+def sentence(rng: random.Random, language: str) -> str:
+    """Common words in a random order: three to seven words, or two to five Chinese words.
+
+    Made-up syllables teach copying tokens the model has no use for; a held-out query or note is
+    made of ordinary words, which a model that memorised training texts tends to replace by the
+    words it remembers. Copying these is the skill those requests need.
+    """
+    words = _common_words(language)
+    if language == "zh":
+        return "".join(rng.choice(words) for _ in range(rng.randint(2, 5)))
+    chosen = " ".join(rng.choice(words) for _ in range(rng.randint(3, 7)))
+    return chosen.capitalize() if rng.random() < 0.5 else chosen

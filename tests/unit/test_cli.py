@@ -29,6 +29,9 @@ def test_recipe_then_set_override_the_defaults(tmp_path):
 def test_invalid_override_names_the_field():
     with pytest.raises(ConfigError, match=r"training\.batch_size"):
         build_config([], ["training.batch_size=many"])
+    # Every generated turn without a call would leave nothing to learn about calling tools.
+    with pytest.raises(ConfigError, match=r"data\.no_tool_share"):
+        build_config([], ["data.no_tool_share=1.0"])
 
 
 def test_shipped_recipes_validate_and_chain():
@@ -40,7 +43,14 @@ def test_shipped_recipes_validate_and_chain():
     # Stage 2 starts from stage 1's export, which must be a loadable root.
     assert tools.model.model_path.startswith(copy.output.dir + "/")
     assert tools.model.allowed_roots == [copy.output.dir]
-    assert tools.data.dataset_path is None  # generated rows, with a held-out validation side
-    assert round(tools.data.num_generated_examples * tools.data.validation_split) == (
-        tools.training.eval_max_examples
-    )
+    more = build_config(["configs/tiny_tools_more.yaml"], [])
+    # Stage 3 starts from stage 2's export, on other rows with the same held-out cut.
+    assert more.model.model_path.startswith(tools.output.dir + "/")
+    assert more.model.allowed_roots == [tools.output.dir]
+    assert more.data.seed != tools.data.seed
+    assert more.data.holdout_seed == tools.data.seed and tools.data.holdout_seed is None
+    for stage in (tools, more):
+        assert stage.data.dataset_path is None  # generated rows, with a held-out validation side
+        assert round(stage.data.num_generated_examples * stage.data.validation_split) == (
+            stage.training.eval_max_examples
+        )

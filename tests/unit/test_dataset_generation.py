@@ -16,9 +16,10 @@ from tests.open_meteo_stub import open_meteo
 from tools.builtin.calculator import calculate
 from tools.registry import ToolRegistry
 from tools.tool_spec import tool_from_function
-from train_app import dataset_generation
+from train_app import dataset_generation, made_up_values
 from train_app.dataset_generation import (
     CHITCHAT,
+    FILE_CONTENTS,
     FOLDERS,
     PHRASINGS,
     SEARCH_QUERIES,
@@ -190,6 +191,25 @@ def test_half_of_training_values_are_made_up_and_validation_keeps_the_pools(data
         assert held_out and held_out <= pool, tool
 
 
+def test_made_up_queries_and_notes_are_common_words_or_made_up_syllables(dataset):
+    """Copying must beat the memory of ordinary words too, not only of unknown syllables."""
+    train, _ = dataset
+    common = set((made_up_values.CORPUS_DIR / "words_en.txt").read_text(encoding="utf-8").split())
+    pool = {text for values in (SEARCH_QUERIES, FILE_CONTENTS) for text in values["en"]}
+    made_up = [
+        call["arguments"]["query" if tool == "web_search" else "content"]
+        for tool in ("web_search", "write_file")
+        for _, call in calls_of(train, tool)
+    ]
+    english = [text for text in made_up if text not in pool and not CJK.search(text)]
+    of_common_words = [
+        text for text in english if all(word in common or word.lower() in common
+                                         for word in text.split())
+    ]  # fmt: skip
+    assert len(english) >= 10
+    assert 0 < len(of_common_words) < len(english)  # both kinds, half and half by design
+
+
 @pytest.mark.parametrize("tool", ["get_weather", "web_search"])
 def test_unavailable_tools_give_error_results_not_invented_data(dataset, tool):
     train, _ = dataset
@@ -202,8 +222,12 @@ def test_unavailable_tools_give_error_results_not_invented_data(dataset, tool):
         assert "°C" not in answer and "http" not in answer.replace(error, "")
 
 
-def test_reads_find_what_the_write_rows_wrote(dataset):
-    train, _ = dataset
+def test_reads_find_what_the_write_rows_wrote(tmp_path):
+    # A workspace of its own, and only the two file tools, so that enough reads name a path
+    # that a write row of this dataset wrote.
+    registry = ToolRegistry.from_config(offline_tools(tmp_path))
+    specs = [spec for spec in registry.specs() if spec.name in ("read_file", "write_file")]
+    train, _ = generate_dataset(specs, registry, 200, 0.1, seed=3)
     written = {
         call["arguments"]["path"]: call["arguments"]["content"]
         for _, call in calls_of(train, "write_file")
