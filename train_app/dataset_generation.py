@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -65,6 +66,10 @@ MAX_CONCURRENT_CALLS = 16
 MAX_SHOWN_CHARS = 400
 # A listing's answer names this many entries and counts the rest, as a person would.
 MAX_LISTED_NAMES = 5
+# The phrasings of user requests that a built-in tool answers (the rest are answers).
+REQUEST_PHRASINGS = (
+    "calculate", "time", "weather", "search", "list_files", "list_root", "read_file", "write_file",
+)  # fmt: skip
 # Built-in tools that change the workspace: they run first, so that reads see what they wrote.
 WRITING_TOOLS = ("write_file",)
 
@@ -468,7 +473,30 @@ def _made_up_text(rng: random.Random, language: Language) -> str:
     """A made-up query or note: made-up syllables or common words, half and half."""
     if rng.random() < 0.5:
         return made_up_values.text(rng, language)
-    return made_up_values.sentence(rng, language)
+    return made_up_values.sentence(rng, _sentence_words(language), language)
+
+
+@cache
+def _sentence_words(language: Language) -> tuple[str, ...]:
+    """Common words that no tool request's phrasing uses.
+
+    A query made of "weather" or "天气" would teach that the words asking for one tool may ask
+    for another; the phrasing's own words are how a model tells the tools apart.
+    """
+    templates = [
+        re.sub(r"\{\w+\}", " ", phrasing)
+        for key in REQUEST_PHRASINGS
+        for phrasing in PHRASINGS[key][language]
+    ]
+    if language == "zh":  # no two characters in a row of a phrasing: 计算器 goes with 计算
+        joined = "\n".join(templates)
+        return tuple(
+            w
+            for w in made_up_values.common_words("zh")
+            if not any(w[i : i + 2] in joined for i in range(max(1, len(w) - 1)))
+        )
+    used = {word.lower() for template in templates for word in re.findall(r"[A-Za-z']+", template)}
+    return tuple(w for w in made_up_values.common_words("en") if w.lower() not in used)
 
 
 def _phrase(rng: random.Random, holdout: Holdout, key: str, language: Language, **values) -> str:

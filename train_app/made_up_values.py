@@ -9,6 +9,7 @@ training rows, by the tool-call dataset.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -69,18 +70,18 @@ def text(rng: random.Random, language: str) -> str:
 
 
 @cache
-def _common_words(language: str) -> tuple[str, ...]:
+def common_words(language: str) -> tuple[str, ...]:
+    """Everyday words of ``language`` ("en" or "zh")."""
     return tuple((CORPUS_DIR / f"words_{language}.txt").read_text(encoding="utf-8").split())
 
 
-def sentence(rng: random.Random, language: str) -> str:
-    """Common words in a random order: three to seven words, or two to five Chinese words.
+def sentence(rng: random.Random, words: Sequence[str], language: str) -> str:
+    """Words of ``words`` in a random order: three to seven words, or two to five Chinese ones.
 
     Made-up syllables teach copying tokens the model has no use for; a held-out query or note is
     made of ordinary words, which a model that memorised training texts tends to replace by the
     words it remembers. Copying these is the skill those requests need.
     """
-    words = _common_words(language)
     if language == "zh":
         return "".join(rng.choice(words) for _ in range(rng.randint(2, 5)))
     chosen = " ".join(rng.choice(words) for _ in range(rng.randint(3, 7)))

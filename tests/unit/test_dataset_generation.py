@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 from pathlib import Path
 from typing import Literal
@@ -208,6 +209,20 @@ def test_made_up_queries_and_notes_are_common_words_or_made_up_syllables(dataset
     ]  # fmt: skip
     assert len(english) >= 10
     assert 0 < len(of_common_words) < len(english)  # both kinds, half and half by design
+
+
+def test_made_up_texts_avoid_the_words_that_ask_for_a_tool():
+    """A query of "weather" words would teach that asking for the weather may mean a search."""
+    cues = {"en": {"weather", "time", "file", "files", "folder", "search", "calculate", "read"},
+            "zh": {"天气", "时间", "文件", "目录", "搜索", "计算", "读取", "写入"}}  # fmt: skip
+    rng = random.Random(0)
+    for language in ("en", "zh"):
+        for _ in range(2000):
+            text = dataset_generation._made_up_text(rng, language)
+            if language == "en":
+                assert not cues["en"] & set(text.lower().split()), text
+            else:
+                assert not any(cue in text for cue in cues["zh"]), text
 
 
 @pytest.mark.parametrize("tool", ["get_weather", "web_search"])
