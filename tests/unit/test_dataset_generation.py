@@ -195,7 +195,7 @@ def test_half_of_training_values_are_made_up_and_validation_keeps_the_pools(data
 def test_made_up_queries_and_notes_are_common_words_or_made_up_syllables(dataset):
     """Copying must beat the memory of ordinary words too, not only of unknown syllables."""
     train, _ = dataset
-    common = set((made_up_values.CORPUS_DIR / "words_en.txt").read_text(encoding="utf-8").split())
+    common = set(made_up_values.common_words("en"))
     pool = {text for values in (SEARCH_QUERIES, FILE_CONTENTS) for text in values["en"]}
     made_up = [
         call["arguments"]["query" if tool == "web_search" else "content"]
