@@ -15,7 +15,7 @@ from pathlib import Path
 
 CONSONANTS = "bcdfghjklmnprstvwxz"
 VOWELS = "aeiou"
-# Common words, the same lists the tiny tokenizer is trained on.
+# The tiny tokenizer's training texts; its word lists are also the common words below.
 CORPUS_DIR = Path(__file__).parent / "tokenizer_corpus"
 EXTENSIONS = ("txt", "md", "json", "csv", "py", "log", "yaml")
 # The regions of IANA zone names, so a made-up zone looks like a real one ("Europe/Kodiva").

@@ -16,6 +16,7 @@ import random
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -33,9 +34,9 @@ from tokenizers import (
 from tokenizers.trainers import BpeTrainer
 from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
-logger = logging.getLogger(__name__)
+from train_app.made_up_values import CORPUS_DIR, common_words
 
-CORPUS_DIR = Path(__file__).parent / "tokenizer_corpus"
+logger = logging.getLogger(__name__)
 
 ENDOFTEXT = "<|endoftext|>"
 IM_START = "<|im_start|>"
@@ -441,7 +442,7 @@ def _tool_lines(rng: random.Random) -> list[str]:
 
 
 def _word_salad(
-    words: list[str], rng: random.Random, lines: int, per_line: int, sep: str
+    words: Sequence[str], rng: random.Random, lines: int, per_line: int, sep: str
 ) -> list[str]:
     """Lines of randomly drawn words, so that each listed word occurs often enough to be merged."""
     return [sep.join(rng.choices(words, k=per_line)) for _ in range(lines)]
@@ -455,8 +456,7 @@ def tokenizer_corpus() -> list[str]:
     for name in ("everyday_en.txt", "everyday_zh.txt"):
         text = (CORPUS_DIR / name).read_text(encoding="utf-8")
         lines += [line for line in text.splitlines() if line.strip()]
-    words_en = (CORPUS_DIR / "words_en.txt").read_text(encoding="utf-8").split()
-    words_zh = (CORPUS_DIR / "words_zh.txt").read_text(encoding="utf-8").split()
+    words_en, words_zh = common_words("en"), common_words("zh")
     lines += _word_salad(words_en, rng, lines=800, per_line=8, sep=" ")
     lines += _word_salad(words_zh, rng, lines=600, per_line=3, sep="")
     lines += _word_salad(words_zh, rng, lines=300, per_line=6, sep="，")
