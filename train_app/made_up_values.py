@@ -20,6 +20,8 @@ CORPUS_DIR = Path(__file__).parent / "tokenizer_corpus"
 EXTENSIONS = ("txt", "md", "json", "csv", "py", "log", "yaml")
 # The regions of IANA zone names, so a made-up zone looks like a real one ("Europe/Kodiva").
 ZONE_REGIONS = ("Africa", "America", "Asia", "Atlantic", "Australia", "Europe", "Pacific")
+# How often two words of a made-up Chinese sentence are tied with 的.
+ZH_TIE_SHARE = 0.3
 
 
 def word(rng: random.Random) -> str:
@@ -83,6 +85,10 @@ def sentence(rng: random.Random, words: Sequence[str], language: str) -> str:
     words it remembers. Copying these is the skill those requests need.
     """
     if language == "zh":
-        return "".join(rng.choice(words) for _ in range(rng.randint(2, 5)))
+        # Chinese ties nouns with 的 ("大熊猫的生活习性"): a value holding it teaches that 的 is
+        # not where a value ends, as it is in "{place}的天气".
+        chosen = [rng.choice(words) for _ in range(rng.randint(2, 5))]
+        tied = (w + ("的" if rng.random() < ZH_TIE_SHARE else "") for w in chosen[:-1])
+        return "".join(tied) + chosen[-1]
     chosen = " ".join(rng.choice(words) for _ in range(rng.randint(3, 7)))
     return chosen.capitalize() if rng.random() < 0.5 else chosen

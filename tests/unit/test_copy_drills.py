@@ -48,3 +48,27 @@ def test_cli_refuses_too_few_rows(tmp_path):
     with pytest.raises(SystemExit):
         copy_drills.main(["--output", str(tmp_path / "d.jsonl"), "--count", "1"])
     assert not (tmp_path / "d.jsonl").exists()
+
+
+def test_vocabulary_pieces_are_the_tokenizers_whole_text_tokens():
+    """Each piece is one token of the shipped tokenizer on its own; byte pieces and special tokens
+    are left out, and words only held-out notes use ("Friday") are in."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained("models/tiny-qwen2-tools")
+    pieces = copy_drills.vocabulary_pieces(tokenizer)
+    assert "Friday" in pieces and "<|im_end|>" not in pieces
+    assert len(pieces) > len(tokenizer) // 2
+    for piece in pieces[::50]:
+        assert len(tokenizer(piece, add_special_tokens=False)["input_ids"]) == 1, piece
+    assert not any("\ufffd" in piece for piece in pieces)
+
+
+def test_half_the_drills_copy_runs_of_vocabulary_pieces():
+    vocabulary = ["Friday", "quarter", "天", "report"]
+    rows = make_drills(400, seed=6, vocabulary=vocabulary)
+    answers = [row["messages"][1]["content"] for row in rows]
+    runs = [a for a in answers if set(re.split(r" |(?<=天)|(?=天)", a)) - {""} <= set(vocabulary)]
+    assert 0.35 < len(runs) / len(answers) < 0.65
+    assert "Friday quarter" in " ".join(runs) or "quarter Friday" in " ".join(runs)
+    assert validate_rows(rows, []) == []

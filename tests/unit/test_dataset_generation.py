@@ -211,6 +211,17 @@ def test_made_up_queries_and_notes_are_common_words_or_made_up_syllables(dataset
     assert 0 < len(of_common_words) < len(english)  # both kinds, half and half by design
 
 
+def test_made_up_chinese_sentences_tie_some_words_with_de():
+    """Held-out queries hold 的 ("大熊猫的生活习性"): made-up ones must too, or a model learns
+    that 的 ends a value and cuts the query there."""
+    rng = random.Random(0)
+    words = made_up_values.common_words("zh")
+    texts = [made_up_values.sentence(rng, words, "zh") for _ in range(400)]
+    tied = [text for text in texts if "的" in text]
+    assert 0.35 < len(tied) / len(texts) < 0.8
+    assert not any(text.startswith("的") or text.endswith("的") for text in texts)
+
+
 def test_made_up_texts_avoid_the_words_that_ask_for_a_tool():
     """A query of "weather" words would teach that asking for the weather may mean a search."""
     cues = {"en": {"weather", "time", "file", "files", "folder", "search", "calculate", "read"},
