@@ -49,7 +49,18 @@ def test_shipped_recipes_validate_and_chain():
     assert more.model.allowed_roots == [tools.output.dir]
     assert more.data.seed != tools.data.seed
     assert more.data.holdout_seed == tools.data.seed and tools.data.holdout_seed is None
-    for stage in (tools, more):
+    words = build_config(["configs/tiny_words.yaml"], [])
+    last = build_config(["configs/tiny_tools_words.yaml"], [])
+    # Stage 4 drills stage 3's export on its own dataset; stage 5 takes tool rows again from
+    # stage 4's export, with rows of a third seed and still the same held-out cut.
+    assert words.model.model_path.startswith(more.output.dir + "/")
+    assert words.model.allowed_roots == [more.output.dir]
+    assert words.data.dataset_path.startswith(words.output.dir + "/")
+    assert last.model.model_path.startswith(words.output.dir + "/")
+    assert last.model.allowed_roots == [words.output.dir]
+    assert last.data.seed not in (tools.data.seed, more.data.seed)
+    assert last.data.holdout_seed == tools.data.seed
+    for stage in (tools, more, last):
         assert stage.data.dataset_path is None  # generated rows, with a held-out validation side
         assert round(stage.data.num_generated_examples * stage.data.validation_split) == (
             stage.training.eval_max_examples
