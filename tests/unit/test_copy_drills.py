@@ -52,7 +52,7 @@ def test_cli_refuses_too_few_rows(tmp_path):
 
 def test_vocabulary_pieces_are_the_tokenizers_whole_text_tokens():
     """Each piece is one token of the shipped tokenizer on its own; byte pieces and special tokens
-    are left out, and words only held-out notes use ("Friday") are in."""
+    are left out, and words that tool rows rarely make a model write ("Friday") are in."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained("models/tiny-qwen2-tools")
