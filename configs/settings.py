@@ -128,6 +128,13 @@ class DataConfig(Section):
         lt=1.0,
         description="Share of generated user turns that no tool fits, answered directly.",
     )
+    open_question_share: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Share of those turns, in training rows, that ask about a topic of their own "
+        "rather than one of the fixed chit-chat questions (validation asks held-out fixed ones).",
+    )
     max_exchanges: int = Field(
         1,
         ge=1,

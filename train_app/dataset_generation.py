@@ -42,8 +42,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from jsonschema import validators
 
 from configs.atomic_files import atomic_write_text
-from train_app import made_up_values
+from train_app import made_up_values, open_questions
 from train_app.dataset_loading import DatasetError, openai_tool
+from train_app.text_blocks import fields, lines, pairs
 
 if TYPE_CHECKING:
     from tools.registry import ToolRegistry, ToolSpec
@@ -60,6 +61,8 @@ MIN_HOLDOUT_POOL = 4
 SYSTEM_PROMPT_SHARE = 0.1
 # Training requests whose place, zone, query, path or text is made up (see the module docstring).
 MADE_UP_SHARE = 0.5
+# Training turns no tool fits that ask an open question rather than a fixed chit-chat one.
+OPEN_QUESTION_SHARE = 0.5
 # Training requests for the time that name the IANA zone rather than a city (validation: all).
 ZONE_NAMED_SHARE = 0.3
 MAX_CONCURRENT_CALLS = 16
@@ -138,6 +141,7 @@ def generate_dataset(
     no_tool_share: float = 0.15,
     holdout_seed: int | None = None,
     max_exchanges: int = 1,
+    open_question_share: float = OPEN_QUESTION_SHARE,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Train and validation rows; validation asks in phrasings and values held out of train.
 
@@ -151,7 +155,15 @@ def generate_dataset(
     num_validation = min(num_examples - 1, max(1, round(num_examples * validation_split)))
     train, validation = (
         generate_examples(
-            specs, registry, count, seed, no_tool_share, split, holdout_seed, max_exchanges
+            specs,
+            registry,
+            count,
+            seed,
+            no_tool_share,
+            split,
+            holdout_seed,
+            max_exchanges,
+            open_question_share,
         )
         for count, split in (
             (num_examples - num_validation, "train"),
@@ -170,17 +182,22 @@ def generate_examples(
     split: Split = "train",
     holdout_seed: int | None = None,
     max_exchanges: int = 1,
+    open_question_share: float = OPEN_QUESTION_SHARE,
 ) -> list[dict[str, Any]]:
     """``num_examples`` rows of ``split``, results from ``registry`` (None: rows end at the call).
 
     Each row is a conversation of 1 to ``max_exchanges`` user turns, each answered as a row of
-    one turn would be. ``specs`` are ToolSpecs or tool dicts. Call from synchronous code or a
-    worker thread: the tool calls run in an event loop of their own.
+    one turn would be. ``open_question_share`` of the training turns no tool fits ask a question
+    about a topic of their own (``open_questions``) rather than a fixed chit-chat one.
+    ``specs`` are ToolSpecs or tool dicts. Call from synchronous code or a worker thread: the tool
+    calls run in an event loop of their own.
     """
     if not 0.0 <= no_tool_share < 1.0:
         raise ValueError(f"no_tool_share must be in [0, 1), got {no_tool_share}")
     if max_exchanges < 1:
         raise ValueError(f"max_exchanges must be at least 1, got {max_exchanges}")
+    if not 0.0 <= open_question_share <= 1.0:
+        raise ValueError(f"open_question_share must be in [0, 1], got {open_question_share}")
     schemas = {tool["function"]["name"]: tool for tool in map(openai_tool, specs)}
     if not schemas:
         raise ValueError("no tools to generate tool-calling examples for")
@@ -196,7 +213,7 @@ def generate_examples(
     kinds = [None] * num_plain + _tool_cycle(rng, list(builders), num_turns - num_plain)
     rng.shuffle(kinds)
     drafts = [
-        _plain_draft(rng, holdout, schemas)
+        _plain_draft(rng, holdout, schemas, open_question_share)
         if name is None
         else _tool_draft(rng, holdout, name, builders[name], schemas)
         for name in kinds
@@ -293,9 +310,15 @@ def _opening(rng: random.Random, language: Language) -> list[dict[str, Any]]:
     return []
 
 
-def _plain_draft(rng: random.Random, holdout: Holdout, schemas: dict[str, dict]) -> _Draft:
+def _plain_draft(
+    rng: random.Random, holdout: Holdout, schemas: dict[str, dict], open_question_share: float
+) -> _Draft:
     language = rng.choice(LANGUAGES)
-    question, answer = _pick(rng, holdout, f"chitchat:{language}", CHITCHAT[language])
+    # A share of 0 draws nothing, so rows generated before open questions existed stay the same.
+    if open_question_share and holdout.split == "train" and rng.random() < open_question_share:
+        question, answer = open_questions.question(rng, _open_topics(language), language)
+    else:
+        question, answer = _pick(rng, holdout, f"chitchat:{language}", CHITCHAT[language])
     messages = _opening(rng, language) + [
         {"role": "user", "content": question},
         {"role": "assistant", "content": answer},
@@ -441,25 +464,6 @@ def _answer(draft: _Draft, outcome: Outcome) -> str:
 # --- phrasing helpers -----------------------------------------------------------------------------
 
 
-def _lines(block: str) -> tuple[str, ...]:
-    """The stripped non-empty lines of ``block``: phrasings and pools are written one per line."""
-    return tuple(line.strip() for line in block.strip().splitlines() if line.strip())
-
-
-def _fields(block: str) -> tuple[tuple[str, ...], ...]:
-    """Lines of ``a | b | c`` as tuples."""
-    return tuple(tuple(part.strip() for part in line.split("|")) for line in _lines(block))
-
-
-def _pairs(block: str) -> tuple[tuple[str, str], ...]:
-    """Blank-line separated paragraphs of a first line and a (possibly wrapped) second part."""
-    pairs = []
-    for paragraph in re.split(r"\n\s*\n", block.strip()):
-        first, *rest = _lines(paragraph)
-        pairs.append((first, " ".join(rest)))
-    return tuple(pairs)
-
-
 def _pick(rng: random.Random, holdout: Holdout, key: str, items: Sequence[T]) -> T:
     return rng.choice(holdout.pool(key, items))
 
@@ -497,6 +501,20 @@ def _sentence_words(language: Language) -> tuple[str, ...]:
         )
     used = {word.lower() for template in templates for word in re.findall(r"[A-Za-z']+", template)}
     return tuple(w for w in made_up_values.common_words("en") if w.lower() not in used)
+
+
+@cache
+def _open_topics(language: Language) -> tuple[str, ...]:
+    """Topics of open questions: common words of no tool phrasing and no chit-chat question.
+
+    Validation asks the held-out chit-chat questions; a topic of theirs would make one of them
+    a question the model was trained on.
+    """
+    asked = "\n".join(question for question, _ in CHITCHAT[language])
+    if language == "zh":
+        return tuple(w for w in _sentence_words(language) if w not in asked)
+    used = {word.lower() for word in re.findall(r"[A-Za-z']+", asked)}
+    return tuple(w for w in _sentence_words(language) if w.lower() not in used)
 
 
 def _phrase(rng: random.Random, holdout: Holdout, key: str, language: Language, **values) -> str:
@@ -636,9 +654,9 @@ def search_request(rng: random.Random, holdout: Holdout, language: Language) -> 
         hits = result["results"]
         if not hits:
             return _answer_phrase(wording, "search_none", language, query=query)
-        lines = [f"{i}. {hit['title']} ({hit['url']})" for i, hit in enumerate(hits[:3], start=1)]
+        listed = [f"{i}. {hit['title']} ({hit['url']})" for i, hit in enumerate(hits[:3], start=1)]
         head = _answer_phrase(wording, "search_answer", language, query=query)
-        return "\n".join([head, *lines])
+        return "\n".join([head, *listed])
 
     return Request(
         language=language,
@@ -812,18 +830,18 @@ def generic_builder(function: dict[str, Any]) -> Builder:
 # --- phrasings and value pools --------------------------------------------------------------------
 
 SYSTEM_PROMPTS: dict[Language, tuple[str, ...]] = {
-    "zh": _lines("""
+    "zh": lines("""
         你是一个乐于助人的助手，需要时可以调用工具。
         你是智能助手，请准确回答用户的问题。
     """),
-    "en": _lines("""
+    "en": lines("""
         You are a helpful assistant. Use the tools when they help.
         You are a precise assistant with access to tools.
     """),
 }
 
 # IANA timezone | Chinese name | English name, of places people ask the time of.
-TIMEZONES = _fields("""
+TIMEZONES = fields("""
     Asia/Tokyo | 东京 | Tokyo
     Asia/Shanghai | 北京 | Beijing
     Asia/Shanghai | 上海 | Shanghai
@@ -913,7 +931,7 @@ TIMEZONES = _fields("""
 """)
 
 WEEKDAYS_ZH = dict(
-    _fields("""
+    fields("""
         Monday | 星期一
         Tuesday | 星期二
         Wednesday | 星期三
@@ -925,7 +943,7 @@ WEEKDAYS_ZH = dict(
 )
 
 # Chinese name | English name; the argument is the name as the user wrote it.
-WEATHER_PLACES = _fields("""
+WEATHER_PLACES = fields("""
     北京 | Beijing
     上海 | Shanghai
     广州 | Guangzhou
@@ -1021,7 +1039,7 @@ WEATHER_PLACES = _fields("""
 """)
 
 SEARCH_QUERIES: dict[Language, tuple[str, ...]] = {
-    "zh": _lines("""
+    "zh": lines("""
         最新的 Python 版本
         杭州西湖旅游攻略
         红烧肉的做法
@@ -1073,7 +1091,7 @@ SEARCH_QUERIES: dict[Language, tuple[str, ...]] = {
         PyTorch 分布式训练
         秦始皇兵马俑的发现过程
     """),
-    "en": _lines("""
+    "en": lines("""
         latest Python release
         Ray Serve autoscaling
         how to make sourdough bread
@@ -1127,7 +1145,7 @@ SEARCH_QUERIES: dict[Language, tuple[str, ...]] = {
     """),
 }
 
-FOLDERS = _lines("""
+FOLDERS = lines("""
     notes
     docs
     drafts
@@ -1145,7 +1163,7 @@ FOLDERS = _lines("""
     notes/meetings
     projects/website
 """)
-FILE_NAMES = _lines("""
+FILE_NAMES = lines("""
     todo.txt
     meeting_notes.md
     plan.md
@@ -1186,7 +1204,7 @@ FILE_NAMES = _lines("""
     gift_ideas.txt
 """)
 FILE_CONTENTS: dict[Language, tuple[str, ...]] = {
-    "zh": _lines("""
+    "zh": lines("""
         明天上午十点和设计团队开会
         买牛奶、鸡蛋和面包
         周五之前提交季度报告
@@ -1210,7 +1228,7 @@ FILE_CONTENTS: dict[Language, tuple[str, ...]] = {
         周日下午带孩子去图书馆
         新版本发布时间定在六月一日
     """),
-    "en": _lines("""
+    "en": lines("""
         Meeting with the design team at 10:00 tomorrow
         Buy milk, eggs and bread
         Submit the quarterly report by Friday
@@ -1237,7 +1255,7 @@ FILE_CONTENTS: dict[Language, tuple[str, ...]] = {
 }
 
 WORDS: dict[Language, tuple[str, ...]] = {
-    "zh": _lines("""
+    "zh": lines("""
         北京
         报告
         项目
@@ -1255,7 +1273,7 @@ WORDS: dict[Language, tuple[str, ...]] = {
         旅行
         咖啡
     """),
-    "en": _lines("""
+    "en": lines("""
         alpha
         report
         project
@@ -1288,7 +1306,7 @@ ARGUMENT_STYLES: dict[Language, tuple[tuple[str, str], ...]] = {
 
 PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
     "calculate": {
-        "zh": _lines("""
+        "zh": lines("""
             计算 {expr} 的结果
             {expr} 等于多少？
             帮我算一下 {expr}
@@ -1316,7 +1334,7 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             能帮我验算一下 {expr} 吗？
             {expr} 结果多少？帮我算一下
         """),
-        "en": _lines("""
+        "en": lines("""
             What is {expr}?
             Please compute {expr}
             Calculate {expr} for me.
@@ -1346,13 +1364,13 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
         """),
     },
     "calculate_answer": {
-        "zh": _lines("""
+        "zh": lines("""
             {expr} = {value}。
             计算结果是 {value}。
             {expr} 的结果是 {value}。
             答案是 {value}。
         """),
-        "en": _lines("""
+        "en": lines("""
             {expr} = {value}.
             The result is {value}.
             {expr} equals {value}.
@@ -1360,7 +1378,7 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
         """),
     },
     "time": {
-        "zh": _lines("""
+        "zh": lines("""
             现在{place}几点了？
             {place}现在是几点？
             查一下{place}的当前时间
@@ -1388,7 +1406,7 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             能告诉我{place}此刻是几点吗？
             麻烦查下{place}当前的时间
         """),
-        "en": _lines("""
+        "en": lines("""
             What time is it in {place}?
             What's the current time in {place}?
             Tell me the local time in {place}.
@@ -1418,19 +1436,19 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
         """),
     },
     "time_answer": {
-        "zh": _lines("""
+        "zh": lines("""
             {place}现在是 {date} {weekday} {time}（{tz}，UTC{offset}）。
             {place}当前时间：{time}，{weekday}，{date}。
             现在{place}是{weekday} {time}。
         """),
-        "en": _lines("""
+        "en": lines("""
             The current time in {place} is {time} on {weekday}, {date} ({tz}, UTC{offset}).
             It's {time} in {place} right now ({weekday}, {date}).
             In {place} it is {weekday}, {time}.
         """),
     },
     "weather": {
-        "zh": _lines("""
+        "zh": lines("""
             {place}今天天气怎么样？
             查一下{place}的天气
             {place}现在多少度？
@@ -1458,7 +1476,7 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             想知道{place}此刻的天气
             {place}的天气如何？
         """),
-        "en": _lines("""
+        "en": lines("""
             What's the weather like in {place}?
             How's the weather in {place} right now?
             Is it raining in {place}?
@@ -1488,17 +1506,17 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
         """),
     },
     "weather_answer": {
-        "zh": _lines("""
+        "zh": lines("""
             {place}当前{condition}，气温 {temperature}，湿度 {humidity}，风速 {wind}。
             {place}现在的天气：{condition}，{temperature}，湿度 {humidity}。
         """),
-        "en": _lines("""
+        "en": lines("""
             It's {condition} in {place} right now: {temperature}, humidity {humidity}, wind {wind}.
             {place} now: {condition}, {temperature} with {humidity} humidity.
         """),
     },
     "search": {
-        "zh": _lines("""
+        "zh": lines("""
             搜索一下{query}
             帮我在网上查查{query}
             上网搜一下：{query}
@@ -1526,7 +1544,7 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             搜：{query}
             麻烦搜索一下：{query}
         """),
-        "en": _lines("""
+        "en": lines("""
             Search the web for {query}.
             Look up {query} online.
             Can you google {query}?
@@ -1556,11 +1574,11 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
         """),
     },
     "search_answer": {
-        "zh": _lines("""
+        "zh": lines("""
             我找到了这些关于“{query}”的结果：
             关于“{query}”的搜索结果如下：
         """),
-        "en": _lines("""
+        "en": lines("""
             Here is what I found for "{query}":
             Top results for "{query}":
         """),
@@ -1570,7 +1588,7 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
         "en": ('The search found nothing for "{query}".',),
     },
     "list_files": {
-        "zh": _lines("""
+        "zh": lines("""
             列出 {path} 目录下的文件
             {path} 文件夹里有什么？
             看看 {path} 里有哪些文件
@@ -1597,7 +1615,7 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             检查一下 {path} 文件夹里有什么
             {path} 中有哪些文件和文件夹？
         """),
-        "en": _lines("""
+        "en": lines("""
             List the files in {path}.
             What's in the {path} folder?
             Show me the contents of the {path} directory.
@@ -1626,7 +1644,7 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
         """),
     },
     "list_root": {
-        "zh": _lines("""
+        "zh": lines("""
             工作区里有哪些文件？
             列出工作区根目录的文件
             看看工作区里都有什么
@@ -1652,7 +1670,7 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             工作区的文件清单
             检查一下工作区里有哪些文件
         """),
-        "en": _lines("""
+        "en": lines("""
             What files are in the workspace?
             List the workspace folder.
             Show me what's in my workspace.
@@ -1680,11 +1698,11 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
         """),
     },
     "list_answer": {
-        "zh": _lines("""
+        "zh": lines("""
             {path} 里有：{names}。
             {path} 中的文件和文件夹：{names}。
         """),
-        "en": _lines("""
+        "en": lines("""
             {path} contains: {names}.
             Here is what's in {path}: {names}.
         """),
@@ -1694,7 +1712,7 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
         "en": ("{path} is empty.",),
     },
     "read_file": {
-        "zh": _lines("""
+        "zh": lines("""
             读取 {path} 的内容
             打开 {path} 看看里面写了什么
             {path} 里写的是什么？
@@ -1721,7 +1739,7 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             打开文件 {path} 看一下
             给我读读 {path}
         """),
-        "en": _lines("""
+        "en": lines("""
             Read {path} for me.
             What does {path} say?
             Show me the contents of {path}.
@@ -1750,17 +1768,17 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
         """),
     },
     "read_answer": {
-        "zh": _lines("""
+        "zh": lines("""
             {path} 的内容是：{content}
             文件 {path} 里写着：{content}
         """),
-        "en": _lines("""
+        "en": lines("""
             {path} says: {content}
             Here are the contents of {path}: {content}
         """),
     },
     "write_file": {
-        "zh": _lines("""
+        "zh": lines("""
             把“{content}”写入 {path}
             在 {path} 里保存这段话：{content}
             新建文件 {path}，内容是：{content}
@@ -1788,7 +1806,7 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             在文件 {path} 中保存以下内容：{content}
             把“{content}”写进 {path} 文件
         """),
-        "en": _lines("""
+        "en": lines("""
             Write "{content}" to {path}.
             Save this to {path}: {content}
             Create {path} with the text: {content}
@@ -1817,17 +1835,17 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
         """),
     },
     "write_answer": {
-        "zh": _lines("""
+        "zh": lines("""
             已写入 {path}（{size} 字节）。
             好的，内容已保存到 {path}。
         """),
-        "en": _lines("""
+        "en": lines("""
             Saved to {path} ({size} bytes).
             Done: {path} now holds your text.
         """),
     },
     "generic": {
-        "zh": _lines("""
+        "zh": lines("""
             请调用 {name}，{args}
             用 {name} 处理一下：{args}
             {description}，{args}
@@ -1853,7 +1871,7 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
             麻烦{description}，{args}
             我想用 {name}，{args}
         """),
-        "en": _lines("""
+        "en": lines("""
             Use {name} with {args}.
             Please run {name}: {args}.
             {description}: {args}.
@@ -1882,22 +1900,22 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
         """),
     },
     "generic_answer": {
-        "zh": _lines("""
+        "zh": lines("""
             {name} 返回：{result}
             调用 {name} 的结果：{result}
         """),
-        "en": _lines("""
+        "en": lines("""
             {name} returned: {result}
             Here is what {name} returned: {result}
         """),
     },
     "failure": {
-        "zh": _lines("""
+        "zh": lines("""
             抱歉，{task}失败了：{error}
             调用 {name} 时出错（{error}），没能{task}
             {task}没有成功，工具报错：{error}
         """),
-        "en": _lines("""
+        "en": lines("""
             Sorry, I couldn't {task}: {error}
             The {name} tool failed ({error}), so I couldn't {task}
             I tried to {task}, but the tool reported an error: {error}
@@ -1907,7 +1925,7 @@ PHRASINGS: dict[str, dict[Language, tuple[str, ...]]] = {
 
 # Requests no tool fits: a question line, then its direct answer.
 CHITCHAT: dict[Language, tuple[tuple[str, str], ...]] = {
-    "zh": _pairs("""
+    "zh": pairs("""
         你好！
         你好！有什么可以帮你的吗？
 
@@ -2034,7 +2052,7 @@ CHITCHAT: dict[Language, tuple[tuple[str, str], ...]] = {
         帮我给新养的猫起个名字
         可以叫它“团子”，听起来可爱又亲切。
     """),
-    "en": _pairs("""
+    "en": pairs("""
         Hello!
         Hello! How can I help you today?
 
@@ -2193,6 +2211,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, help="generation seed (default: config)")
     parser.add_argument("--validation-split", type=float, help="validation share (default: config)")
     parser.add_argument("--no-tool-share", type=float, help="turns no tool fits (default: config)")
+    parser.add_argument(
+        "--open-question-share", type=float, help="of those, open questions (default: config)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
@@ -2211,6 +2232,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.no_tool_share if args.no_tool_share is not None else data.no_tool_share,
             data.holdout_seed,
             data.max_exchanges,
+            args.open_question_share
+            if args.open_question_share is not None
+            else data.open_question_share,
         )
     output = Path(args.output)
     write_jsonl(train, output / "train.jsonl")

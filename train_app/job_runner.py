@@ -106,6 +106,7 @@ def prepare_job(
                 no_tool_share=config.data.no_tool_share,
                 holdout_seed=config.data.holdout_seed,
                 max_exchanges=config.data.max_exchanges,
+                open_question_share=config.data.open_question_share,
             )
             source = "generated from the tool registry"
     data_dir = job_dir / "data"

@@ -17,7 +17,7 @@ from tests.open_meteo_stub import open_meteo
 from tools.builtin.calculator import calculate
 from tools.registry import ToolRegistry
 from tools.tool_spec import tool_from_function
-from train_app import dataset_generation, made_up_values
+from train_app import dataset_generation, made_up_values, open_questions
 from train_app.dataset_generation import (
     CHITCHAT,
     FILE_CONTENTS,
@@ -234,6 +234,69 @@ def test_made_up_texts_avoid_the_words_that_ask_for_a_tool():
                 assert not cues["en"] & set(text.lower().split()), text
             else:
                 assert not any(cue in text for cue in cues["zh"]), text
+
+
+def plain_questions(rows: list[dict]) -> list[str]:
+    """The user turns that no tool fits: those whose answer makes no call."""
+    questions = []
+    for row in rows:
+        messages = row["messages"]
+        for turn, reply in zip(messages, messages[1:], strict=False):
+            if (
+                turn["role"] == "user"
+                and reply["role"] == "assistant"
+                and not reply.get("tool_calls")
+            ):
+                questions.append(turn["content"])
+    return questions
+
+
+def test_training_turns_no_tool_fits_ask_open_questions_and_validation_keeps_chitchat(registry):
+    """Thirty-two fixed questions are learnt by heart; a model trained only on them calls a tool
+    for any other. Validation must still ask only the held-out fixed ones, in the same rows."""
+    fixed = {question for pairs in CHITCHAT.values() for question, _ in pairs}
+    specs = registry.specs()
+    train = generate_examples(specs, None, 300, seed=1, no_tool_share=0.5, open_question_share=0.6)
+    asked = plain_questions(train)
+    open_share = sum(question not in fixed for question in asked) / len(asked)
+    assert 0.45 < open_share < 0.75
+    assert len(set(asked) - fixed) > 0.9 * sum(question not in fixed for question in asked)
+
+    only_fixed = generate_examples(
+        specs, None, 300, seed=1, no_tool_share=0.5, open_question_share=0
+    )
+    assert set(plain_questions(only_fixed)) <= fixed
+    validation = [
+        generate_examples(specs, None, 100, 1, 0.5, "validation", open_question_share=share)
+        for share in (0.0, 1.0)
+    ]
+    assert validation[0] == validation[1]
+    assert set(plain_questions(validation[0])) <= fixed
+
+
+def test_open_questions_avoid_tool_cues_and_the_chitchat_questions_words():
+    """A held-out chit-chat question must stay unseen: no open question is about its topic.
+    ("Write a poem" may stay: the fixed questions ask for one too, and no file is named.)"""
+    cues = {"en": {"weather", "time", "file", "files", "folder", "search", "look", "google",
+                   "web", "online", "calculate", "read"},
+            "zh": {"天气", "时间", "几点", "文件", "目录", "搜", "查", "网上", "计算", "读",
+                   "写入"}}  # fmt: skip
+    rng = random.Random(0)
+    for language in ("en", "zh"):
+        topics = dataset_generation._open_topics(language)
+        chitchat = " ".join(question for question, _ in CHITCHAT[language])
+        if language == "en":
+            chitchat_words = {word.lower() for word in re.findall(r"[A-Za-z']+", chitchat)}
+            assert not chitchat_words & {topic.lower() for topic in topics}
+        else:
+            assert not any(topic in chitchat for topic in topics)
+        for _ in range(2000):
+            question, answer = open_questions.question(rng, topics, language)
+            assert answer and question not in chitchat
+            if language == "en":
+                assert not cues["en"] & set(re.findall(r"[a-z]+", question.lower())), question
+            else:
+                assert not any(cue in question for cue in cues["zh"]), question
 
 
 @pytest.mark.parametrize("tool", ["get_weather", "web_search"])
