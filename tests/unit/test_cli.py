@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 import yaml
 
@@ -34,34 +36,33 @@ def test_invalid_override_names_the_field():
         build_config([], ["data.no_tool_share=1.0"])
 
 
+# The stages of the shipped model's recipe, in README order: copy drills, then tool rows, with
+# word drills between them.
+SHIPPED_STAGES = (
+    "tiny_copy", "tiny_tools", "tiny_tools_more", "tiny_words", "tiny_tools_words",
+    "tiny_tools_open", "tiny_words_again", "tiny_tools_again",
+)  # fmt: skip
+
+
 def test_shipped_recipes_validate_and_chain():
     """The recipes README documents: a typo would otherwise surface an hour into a run."""
-    copy = build_config(["configs/tiny_copy.yaml"], [])
-    tools = build_config(["configs/tiny_tools.yaml"], [])
-    assert copy.model.model_path == "models/tiny-qwen2"
-    assert copy.data.dataset_path.startswith(copy.output.dir + "/")  # a dataset root
-    # Stage 2 starts from stage 1's export, which must be a loadable root.
-    assert tools.model.model_path.startswith(copy.output.dir + "/")
-    assert tools.model.allowed_roots == [copy.output.dir]
-    more = build_config(["configs/tiny_tools_more.yaml"], [])
-    # Stage 3 starts from stage 2's export, on other rows with the same held-out cut.
-    assert more.model.model_path.startswith(tools.output.dir + "/")
-    assert more.model.allowed_roots == [tools.output.dir]
-    assert more.data.seed != tools.data.seed
-    assert more.data.holdout_seed == tools.data.seed and tools.data.holdout_seed is None
-    words = build_config(["configs/tiny_words.yaml"], [])
-    last = build_config(["configs/tiny_tools_words.yaml"], [])
-    # Stage 4 drills stage 3's export on its own dataset; stage 5 takes tool rows again from
-    # stage 4's export, with rows of a third seed and still the same held-out cut.
-    assert words.model.model_path.startswith(more.output.dir + "/")
-    assert words.model.allowed_roots == [more.output.dir]
-    assert words.data.dataset_path.startswith(words.output.dir + "/")
-    assert last.model.model_path.startswith(words.output.dir + "/")
-    assert last.model.allowed_roots == [words.output.dir]
-    assert last.data.seed not in (tools.data.seed, more.data.seed)
-    assert last.data.holdout_seed == tools.data.seed
-    for stage in (tools, more, last):
-        assert stage.data.dataset_path is None  # generated rows, with a held-out validation side
+    stages = [build_config([f"configs/{name}.yaml"], []) for name in SHIPPED_STAGES]
+    assert stages[0].model.model_path == "models/tiny-qwen2"
+    for before, stage in pairwise(stages):
+        # Each stage starts from the one before's export, which must be a loadable root.
+        assert stage.model.model_path.startswith(before.output.dir + "/")
+        assert stage.model.allowed_roots == [before.output.dir]
+    drills = [stage for stage in stages if stage.data.dataset_path is not None]
+    tools = [stage for stage in stages if stage.data.dataset_path is None]
+    assert len(drills) == 3 and len(tools) == 5
+    for stage in drills:
+        assert stage.data.dataset_path.startswith(stage.output.dir + "/")  # a dataset root
+    # Tool stages draw fresh rows (each its own seed) under the first one's held-out cut.
+    assert len({stage.data.seed for stage in tools}) == len(tools)
+    assert tools[0].data.holdout_seed is None
+    assert all(stage.data.holdout_seed == tools[0].data.seed for stage in tools[1:])
+    for stage in tools:
+        # generated rows, with a held-out validation side the job evaluates in full
         assert round(stage.data.num_generated_examples * stage.data.validation_split) == (
             stage.training.eval_max_examples
         )
