@@ -135,6 +135,14 @@ class DataConfig(Section):
         description="Share of those turns, in training rows, that ask about a topic of their own "
         "rather than one of the fixed chit-chat questions (validation asks held-out fixed ones).",
     )
+    filler_share: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Share of generated training tool requests with one word from outside every "
+        "phrasing put in, so that unknown words in a request do not change the call "
+        "(validation rows have none).",
+    )
     max_exchanges: int = Field(
         1,
         ge=1,

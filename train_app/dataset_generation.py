@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from jsonschema import validators
 
 from configs.atomic_files import atomic_write_text
-from train_app import made_up_values, open_questions
+from train_app import filler_words, made_up_values, open_questions
 from train_app.dataset_loading import DatasetError, openai_tool
 from train_app.text_blocks import fields, lines, pairs
 
@@ -63,6 +63,8 @@ SYSTEM_PROMPT_SHARE = 0.1
 MADE_UP_SHARE = 0.5
 # Training turns no tool fits that ask an open question rather than a fixed chit-chat one.
 OPEN_QUESTION_SHARE = 0.5
+# Training tool requests with a word from outside every phrasing put in (``filler_words``).
+FILLER_SHARE = 0.5
 # Training requests for the time that name the IANA zone rather than a city (validation: all).
 ZONE_NAMED_SHARE = 0.3
 MAX_CONCURRENT_CALLS = 16
@@ -86,6 +88,9 @@ class Request:
     arguments: dict[str, Any]
     answer: Callable[[Any, random.Random], str]  # (successful result, wording rng) → answer
     task: str  # what the call was to do, for saying that it could not be done
+    # What the request names that the call stands for, besides its argument values: the city
+    # whose zone the call asks about. Filler words never split it.
+    mentions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,7 @@ def generate_dataset(
     holdout_seed: int | None = None,
     max_exchanges: int = 1,
     open_question_share: float = OPEN_QUESTION_SHARE,
+    filler_share: float = FILLER_SHARE,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Train and validation rows; validation asks in phrasings and values held out of train.
 
@@ -164,6 +170,7 @@ def generate_dataset(
             holdout_seed,
             max_exchanges,
             open_question_share,
+            filler_share,
         )
         for count, split in (
             (num_examples - num_validation, "train"),
@@ -183,12 +190,15 @@ def generate_examples(
     holdout_seed: int | None = None,
     max_exchanges: int = 1,
     open_question_share: float = OPEN_QUESTION_SHARE,
+    filler_share: float = FILLER_SHARE,
 ) -> list[dict[str, Any]]:
     """``num_examples`` rows of ``split``, results from ``registry`` (None: rows end at the call).
 
     Each row is a conversation of 1 to ``max_exchanges`` user turns, each answered as a row of
     one turn would be. ``open_question_share`` of the training turns no tool fits ask a question
-    about a topic of their own (``open_questions``) rather than a fixed chit-chat one.
+    about a topic of their own (``open_questions``) rather than a fixed chit-chat one;
+    ``filler_share`` of the training tool requests get a word from outside every phrasing
+    (``filler_words``).
     ``specs`` are ToolSpecs or tool dicts. Call from synchronous code or a worker thread: the tool
     calls run in an event loop of their own.
     """
@@ -198,6 +208,8 @@ def generate_examples(
         raise ValueError(f"max_exchanges must be at least 1, got {max_exchanges}")
     if not 0.0 <= open_question_share <= 1.0:
         raise ValueError(f"open_question_share must be in [0, 1], got {open_question_share}")
+    if not 0.0 <= filler_share <= 1.0:
+        raise ValueError(f"filler_share must be in [0, 1], got {filler_share}")
     schemas = {tool["function"]["name"]: tool for tool in map(openai_tool, specs)}
     if not schemas:
         raise ValueError("no tools to generate tool-calling examples for")
@@ -215,7 +227,7 @@ def generate_examples(
     drafts = [
         _plain_draft(rng, holdout, schemas, open_question_share)
         if name is None
-        else _tool_draft(rng, holdout, name, builders[name], schemas)
+        else _tool_draft(rng, holdout, name, builders[name], schemas, filler_share)
         for name in kinds
     ]
     outcomes = _run_calls(registry, drafts) if registry is not None else {}
@@ -327,13 +339,23 @@ def _plain_draft(
 
 
 def _tool_draft(
-    rng: random.Random, holdout: Holdout, name: str, builder: Builder, schemas: dict[str, dict]
+    rng: random.Random,
+    holdout: Holdout,
+    name: str,
+    builder: Builder,
+    schemas: dict[str, dict],
+    filler_share: float,
 ) -> _Draft:
     language = rng.choice(LANGUAGES)
     request = builder(rng, holdout, language)
+    text = request.text
+    # A share of 0 draws nothing, so rows generated before fillers existed stay the same.
+    if filler_share and holdout.split == "train" and rng.random() < filler_share:
+        values = [*_argument_texts(request.arguments), *request.mentions]
+        text = filler_words.insert(rng, text, values, _sentence_words(language), language)
     function = {"name": name, "arguments": request.arguments}
     messages = _opening(rng, language) + [
-        {"role": "user", "content": request.text},
+        {"role": "user", "content": text},
         {
             "role": "assistant",
             "content": "",
@@ -342,6 +364,17 @@ def _tool_draft(
     ]
     wording = random.Random(rng.random())
     return _Draft(messages, _offered(rng, schemas, name), request, name, wording)
+
+
+def _argument_texts(value: Any) -> list[str]:
+    """Every string and number in a call's arguments, as the request may spell it."""
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _argument_texts(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _argument_texts(item)]
+    if isinstance(value, bool) or value is None:
+        return []
+    return [str(value)]
 
 
 def _call_key(name: str, arguments: dict[str, Any]) -> tuple[str, str]:
@@ -611,6 +644,7 @@ def time_request(rng: random.Random, holdout: Holdout, language: Language) -> Re
         arguments={"timezone": timezone},
         answer=answer,
         task=f"查询{place}的当前时间" if language == "zh" else f"check the time in {place}",
+        mentions=(place,),
     )
 
 
@@ -2214,6 +2248,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--open-question-share", type=float, help="of those, open questions (default: config)"
     )
+    parser.add_argument(
+        "--filler-share", type=float, help="tool requests with a filler word (default: config)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
@@ -2235,6 +2272,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.open_question_share
             if args.open_question_share is not None
             else data.open_question_share,
+            args.filler_share if args.filler_share is not None else data.filler_share,
         )
     output = Path(args.output)
     write_jsonl(train, output / "train.jsonl")

@@ -107,6 +107,7 @@ def prepare_job(
                 holdout_seed=config.data.holdout_seed,
                 max_exchanges=config.data.max_exchanges,
                 open_question_share=config.data.open_question_share,
+                filler_share=config.data.filler_share,
             )
             source = "generated from the tool registry"
     data_dir = job_dir / "data"

@@ -40,7 +40,8 @@ def test_invalid_override_names_the_field():
 # word drills between them.
 SHIPPED_STAGES = (
     "tiny_copy", "tiny_tools", "tiny_tools_more", "tiny_words", "tiny_tools_words",
-    "tiny_tools_open", "tiny_words_again", "tiny_tools_again",
+    "tiny_tools_open", "tiny_words_again", "tiny_tools_again", "tiny_words_third",
+    "tiny_tools_fillers",
 )  # fmt: skip
 
 
@@ -54,7 +55,7 @@ def test_shipped_recipes_validate_and_chain():
         assert stage.model.allowed_roots == [before.output.dir]
     drills = [stage for stage in stages if stage.data.dataset_path is not None]
     tools = [stage for stage in stages if stage.data.dataset_path is None]
-    assert len(drills) == 3 and len(tools) == 5
+    assert len(drills) == 4 and len(tools) == 6
     for stage in drills:
         assert stage.data.dataset_path.startswith(stage.output.dir + "/")  # a dataset root
     # Tool stages draw fresh rows (each its own seed) under the first one's held-out cut.

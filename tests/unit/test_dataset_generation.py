@@ -527,3 +527,42 @@ def test_conversations_hold_several_turns_each_answered_in_full(registry):
         user_at = [i for i, role in enumerate(roles) if role == "user"]
         for end in [*user_at[1:], len(roles)]:
             assert roles[end - 1] == "assistant" and row["messages"][end - 1]["content"]
+
+
+def first_exchange(row: dict) -> tuple[str, list | None]:
+    """The first user turn's text and the calls the reply to it makes."""
+    user = next(i for i, m in enumerate(row["messages"]) if m["role"] == "user")
+    return row["messages"][user]["content"], row["messages"][user + 1].get("tool_calls")
+
+
+def test_filler_words_go_into_training_tool_requests_alone(registry):
+    """A row of one turn drawn with fillers asks what the same row without them asks, with one
+    common word from outside every phrasing added; direct answers and validation are unchanged."""
+    specs = registry.specs()
+    words = {*dataset_generation._sentence_words("zh"), *dataset_generation._sentence_words("en")}
+    filled = 0
+    for seed in range(60):
+        plain, with_filler = (
+            generate_examples(specs, None, 1, seed, no_tool_share=0.3, filler_share=share)[0]
+            for share in (0.0, 1.0)
+        )
+        (before, calls), (after, filled_calls) = map(first_exchange, (plain, with_filler))
+        assert filled_calls == calls
+        if not calls:
+            assert after == before  # no tool: no filler
+            continue
+        added = [
+            after[i:j].strip()
+            for i in range(len(after))
+            for j in range(i + 1, len(after) + 1)
+            if (after[:i] + after[j:]).strip() == before and after[i:j].strip() in words
+        ]
+        assert added or after == before, (before, after)
+        filled += bool(added)
+    assert filled > 30
+
+    validation = [
+        generate_examples(specs, None, 100, 1, 0.3, "validation", filler_share=share)
+        for share in (0.0, 1.0)
+    ]
+    assert validation[0] == validation[1]
