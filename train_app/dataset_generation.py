@@ -351,7 +351,7 @@ def _tool_draft(
     text = request.text
     # A share of 0 draws nothing, so rows generated before fillers existed stay the same.
     if filler_share and holdout.split == "train" and rng.random() < filler_share:
-        values = [*_argument_texts(request.arguments), *request.mentions]
+        values = [*map(_value_text, request.arguments.values()), *request.mentions]
         text = filler_words.insert(rng, text, values, _sentence_words(language), language)
     function = {"name": name, "arguments": request.arguments}
     messages = _opening(rng, language) + [
@@ -364,17 +364,6 @@ def _tool_draft(
     ]
     wording = random.Random(rng.random())
     return _Draft(messages, _offered(rng, schemas, name), request, name, wording)
-
-
-def _argument_texts(value: Any) -> list[str]:
-    """Every string and number in a call's arguments, as the request may spell it."""
-    if isinstance(value, dict):
-        return [text for item in value.values() for text in _argument_texts(item)]
-    if isinstance(value, list):
-        return [text for item in value for text in _argument_texts(item)]
-    if isinstance(value, bool) or value is None:
-        return []
-    return [str(value)]
 
 
 def _call_key(name: str, arguments: dict[str, Any]) -> tuple[str, str]:
