@@ -19,7 +19,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from configs.settings import resolve_path
-from serve_app.generation import BASE_ADAPTER
+from llm.generation import BASE_ADAPTER
 
 
 def make_lora_adapter(base: Path, folder: Path, seed: int) -> Path:

@@ -1,7 +1,8 @@
 """Which folders a client may point the app at: model folders and datasets stay under known roots.
 
 ``/model/load`` (and a LoRA adapter's base) may only name folders under the project's ``models/``,
-``output.dir`` (trained adapters) or ``model.allowed_roots``; a training job's base model likewise,
+``output.dir`` (trained adapters), ``model.cache_dir`` (models fetched by name) or
+``model.allowed_roots``; a training job's base model likewise,
 and its dataset only a file under ``output.dir`` or ``data.allowed_roots``. Paths are compared after
 resolving symlinks, so a link inside a root that leads elsewhere is refused too.
 """
@@ -21,6 +22,7 @@ class PathNotAllowedError(Exception):
 def model_roots(config: AppConfig) -> list[Path]:
     """Folders model paths may lie under."""
     roots = [PROJECT_ROOT / "models", resolve_path(config.output.dir)]
+    roots.append(resolve_path(config.model.cache_dir))
     return roots + [resolve_path(root) for root in config.model.allowed_roots]
 
 

@@ -28,8 +28,33 @@ class Section(BaseModel):
 
 class ModelConfig(Section):
     model_path: str = Field(
-        "models/tiny-qwen2-tools",
-        description="Folder of a full model (config.json) or a LoRA adapter (adapter_config.json).",
+        "qwen2.5-coder-0.5b-instruct",
+        description="Folder of a full model (config.json) or a LoRA adapter (adapter_config.json), "
+        "a model fetched by name (llm/model_sources.yaml), or a hub id where a hub is reachable.",
+    )
+    cache_dir: str = Field(
+        "~/.cache/mcp-tune/models",
+        description="Where models fetched by name are converted and kept (outside the checkout).",
+    )
+    cpu_quantization: Literal["none", "int8"] = Field(
+        "int8",
+        description="int8: dynamic int8 Linear layers on CPU (2-4x faster); GPUs always use bf16.",
+    )
+    int8_skip_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "lm_head"],
+        description="Linear layers kept in fp32 under int8: per-request LoRA adapters attach to "
+        "fp32 layers only (merge others with /model/load); an int8 lm_head garbles replies.",
+    )
+    prefix_cache_mb: int = Field(
+        512,
+        ge=0,
+        description="Memory for reused prompt prefixes' keys and values (system prompt + tools, "
+        "earlier rounds); least recently used evicted past it; 0 turns the cache off.",
+    )
+    tool_call_formats: list[Literal["hermes", "json_block", "bare_json"]] = Field(
+        default_factory=lambda: ["hermes", "json_block", "bare_json"],
+        description="Tool-call formats read from replies, tags first: hermes (<tool_call>), "
+        "json_block (a ```json fence), bare_json (an object naming an offered tool).",
     )
     base_model_name: str | None = Field(
         None, description="Base model for a LoRA adapter; defaults to the adapter config's base."
@@ -56,6 +81,13 @@ class GenerationConfig(Section):
     max_new_tokens: int = Field(256, ge=1, description="Default cap on generated tokens per turn.")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 (below 1e-5) decodes greedily.")
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass when sampling.")
+    repetition_penalty: float = Field(
+        1.05,
+        ge=1.0,
+        le=2.0,
+        description="Divides the scores of tokens already in the context (1 = off); Qwen2.5's "
+        "own setting 1.05 keeps greedy answers from looping.",
+    )
     system_prompt: str | None = Field(
         None,
         description="System prompt used when a request brings none; None keeps the chat "

@@ -14,7 +14,7 @@ from ray.serve.handle import DeploymentHandle
 
 from configs.path_roots import model_roots
 from configs.store import ConfigStore
-from serve_app.generation import GenerationRequest, GenerationResult
+from llm.generation import GenerationRequest, GenerationResult
 from serve_app.upload_tasks import hub_uploads_actor
 
 

@@ -21,9 +21,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from configs.path_roots import PathNotAllowedError
 from configs.store import ConfigError
+from llm.errors import ModelLoadError, ModelPathNotFoundError
+from llm.generation import GenerationTimeoutError, PromptRenderError, PromptTooLongError
 from serve_app.backends import OverloadedError
-from serve_app.generation import GenerationTimeoutError, PromptRenderError, PromptTooLongError
-from serve_app.model_loading import ModelLoadError, ModelPathNotFoundError
 from serve_app.model_server import NoModelLoadedError
 from serve_app.openai_compat import OpenAIError
 from serve_app.request_limits import LimitError

@@ -25,14 +25,14 @@ from ray import serve
 
 from configs.serving import ModelServerOptions
 from configs.store import ConfigStore
-from serve_app.generation import (
+from llm.generation import (
     AdapterRef,
     GenerationRequest,
     GenerationResult,
     generate_batch,
     stream_generate,
 )
-from serve_app.model_loading import (
+from llm.loading import (
     LoadedModel,
     ModelLoadError,
     attach_adapter,
@@ -107,6 +107,7 @@ class ModelServer:
         self._load_lock = asyncio.Lock()
         self.load_error: str | None = None
         self._failed_batches = 0  # whole batches failing in a row: the replica is broken
+        self._recovered: Counter[str] = Counter()  # calls read from JSON, not tags, by format
         # Adapters: the multiplexer decides which stay (LRU); an evicted one is detached once no
         # request in flight uses it. _paths: folder of each peft name requested here.
         self._model_lock = ReadWriteLock()
@@ -125,7 +126,7 @@ class ModelServer:
             self._target = (self._config.model_path, self._config.base_model_name)
             try:
                 self._loaded = load_model(
-                    self._config.model_path, self._config.base_model_name, self._config.device
+                    self._config.model_path, self._config.base_model_name, self._config
                 )
             except ModelLoadError as error:
                 # Start without a model rather than crash-loop: /model/load can fix it at run time.
@@ -156,7 +157,10 @@ class ModelServer:
 
     async def info(self) -> dict[str, Any] | None:
         await self._follow_served_model()
-        return self._loaded.info() if self._loaded else None
+        return self._info(self._loaded) if self._loaded else None
+
+    def _info(self, loaded: LoadedModel) -> dict[str, Any]:
+        return {**loaded.info(), "tool_calls_recovered": dict(self._recovered)}
 
     def get_load_error(self) -> str | None:
         return self.load_error
@@ -171,7 +175,7 @@ class ModelServer:
         brings ``allowed_roots``, the folders it may load from."""
         async with self._load_lock:
             loaded = await asyncio.to_thread(
-                load_model, model_path, base_model_name, self._config.device, allowed_roots
+                load_model, model_path, base_model_name, self._store.get().model, allowed_roots
             )
             self._loaded, self.load_error = loaded, None
             self._target = (model_path, base_model_name)
@@ -187,7 +191,7 @@ class ModelServer:
                 },
             )
         logger.info("serving %s (persisted in the config overrides)", model_path)
-        return loaded.info()
+        return self._info(loaded)
 
     async def _follow_served_model(self) -> None:
         """Load the persisted model when another replica's load changed it; on failure keep
@@ -202,7 +206,7 @@ class ModelServer:
             self._target = target  # tried once; a new load or update changes it again
             logger.info("the served model changed to %s: loading it on this replica", target[0])
             try:
-                loaded = await asyncio.to_thread(load_model, *target, self._config.device)
+                loaded = await asyncio.to_thread(load_model, *target, wanted)
             except ModelLoadError as error:
                 self.load_error = f"loading {target[0]} failed: {error}"
                 logger.error("%s; still serving the previous model", self.load_error)
@@ -292,6 +296,7 @@ class ModelServer:
             outcome = await self._generate_batch(request)
         if isinstance(outcome, Exception):
             raise outcome
+        self._recovered.update(outcome.recovered)
         return outcome
 
     async def generate_stream(self, request: GenerationRequest) -> AsyncIterator[str]:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from jsonschema import validators
 from pydantic import BaseModel, ConfigDict, Field
 
-from serve_app.generation import GenerationRequest, GenerationResult
+from llm.generation import GenerationRequest, GenerationResult
 from tools.tool_calls import decode_arguments
 
 MAX_CHOICE_TRIES = 3

@@ -64,6 +64,11 @@ class ChatResponse(BaseModel):
     tool_calls: list[ToolCallOut] = []
     tool_results: list[Any] = []
     tool_call_errors: list[str] = []
+    recovered_tool_calls: list[str] = Field(
+        [],
+        description="Format of each call the model wrote as JSON instead of <tool_call> tags "
+        "(json_block, bare_json), as model.tool_call_formats allowed.",
+    )
     finish_reason: str
     usage: Usage
     timestamp: str
@@ -76,6 +81,11 @@ class SimpleChatResponse(BaseModel):
     tool_results: list[Any]
     final_response: str
     tool_call_errors: list[str]
+    recovered_tool_calls: list[str] = Field(
+        [],
+        description="Format of each call the model wrote as JSON instead of <tool_call> tags "
+        "(json_block, bare_json), as model.tool_call_formats allowed.",
+    )
     rounds: int
     timestamp: str
 
@@ -108,6 +118,12 @@ class StatusResponse(BaseModel):
     available_tools: list[str]
     mcp_servers: list[McpServerState] = []
     hf_manager_available: bool
+    prefix_cache: PrefixCacheStats | None = Field(
+        None, description="The prefix KV cache of the model replica that answered."
+    )
+    tool_calls_recovered: dict[str, int] = Field(
+        {}, description="Calls read from JSON instead of <tool_call> tags, by format."
+    )
 
 
 class ModelLoadRequest(Strict):
@@ -126,6 +142,19 @@ class LoraAdapterUnloadRequest(Strict):
     lora_name: str = Field(min_length=1)
 
 
+class PrefixCacheStats(BaseModel):
+    """Reuse of prompt-prefix keys and values on the replica that answered."""
+
+    enabled: bool
+    entries: int
+    bytes: int
+    max_bytes: int
+    hits: int = Field(description="Prompts that reused a cached prefix.")
+    misses: int = Field(description="Prompts computed from their first token.")
+    reused_tokens: int = Field(description="Prompt tokens read from the cache.")
+    computed_tokens: int = Field(description="Prompt tokens computed (prefill).")
+
+
 class ModelInfo(BaseModel):
     model_path: str
     base_model_name: str | None
@@ -133,6 +162,11 @@ class ModelInfo(BaseModel):
     loaded_at: str
     device: str
     dtype: str
+    quantization: str = Field(description="none, or int8 (dynamic int8 Linear layers on CPU).")
+    prefix_cache: PrefixCacheStats
+    tool_calls_recovered: dict[str, int] = Field(
+        description="Calls this replica read from JSON instead of <tool_call> tags, by format."
+    )
     parameters: int
     load_seconds: float
 
@@ -140,6 +174,10 @@ class ModelInfo(BaseModel):
 class ModelLoadResponse(BaseModel):
     status: Literal["loaded"]
     model: ModelInfo
+    message: str = Field(
+        description="What was loaded, in one sentence: path, kind (full, or LoRA over its "
+        "base), load time, device and dtype."
+    )
 
 
 class ToolSchema(BaseModel):
@@ -253,6 +291,14 @@ class HubStatusResponse(BaseModel):
     private: bool
     endpoint: str
     hub_reachable: bool
+    available: bool = Field(
+        description="Uploads can be attempted: huggingface_hub is installed and the hub answered "
+        "the reachability probe (hub_reachable)."
+    )
+    authenticated: bool = Field(
+        description="A token is set and the hub answered (token_present and hub_reachable); "
+        "the token itself is not checked until an upload uses it."
+    )
     upload: HubUpload | None
 
 

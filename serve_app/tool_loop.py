@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from serve_app.generation import GenerationResult
+from llm.generation import GenerationResult
 
 Generate = Callable[[list[dict[str, Any]]], Awaitable[GenerationResult]]
 ExecuteTools = Callable[[list[tuple[str, Any]]], Awaitable[list[dict[str, Any]]]]
@@ -20,6 +20,8 @@ class ToolLoopResult:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     tool_results: list[Any] = field(default_factory=list)
     tool_call_errors: list[str] = field(default_factory=list)
+    # Format of each call read from JSON instead of <tool_call> tags, over all rounds.
+    recovered: list[str] = field(default_factory=list)
     rounds: int = 0
 
 
@@ -53,7 +55,12 @@ async def run_tool_loop(
     """
     transcript = list(messages)
     first = last = await generate(transcript)
-    loop = ToolLoopResult(first=first, last=last, tool_call_errors=list(first.tool_call_errors))
+    loop = ToolLoopResult(
+        first=first,
+        last=last,
+        tool_call_errors=list(first.tool_call_errors),
+        recovered=list(first.recovered),
+    )
     while last.tool_calls:
         if loop.rounds == max_rounds:
             loop.tool_call_errors.append(
@@ -76,4 +83,5 @@ async def run_tool_loop(
         last = await generate(transcript)
         loop.last = last
         loop.tool_call_errors.extend(last.tool_call_errors)
+        loop.recovered.extend(last.recovered)
     return loop

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from serve_app.generation import GenerationRequest, GenerationResult, generate_batch
-from serve_app.model_loading import LoadedModel
+from llm.generation import GenerationRequest, GenerationResult, generate_batch
+from llm.loading import LoadedModel
 from tools.tool_calls import decode_arguments
 
 

@@ -25,7 +25,7 @@ from ray.train.torch import TorchTrainer
 from configs.atomic_files import atomic_write_text
 from configs.path_roots import confine, dataset_roots, model_roots
 from configs.settings import AppConfig, resolve_path
-from serve_app.model_loading import adapter_base
+from llm.loading import adapter_base
 from tools.registry import ToolRegistry
 from train_app.dataset_generation import generate_dataset, split_examples
 from train_app.dataset_validation import check_dataset

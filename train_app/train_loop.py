@@ -28,7 +28,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, get_cosine_schedul
 
 from configs.atomic_files import atomic_write_text
 from configs.settings import TrainingConfig
-from serve_app.model_loading import LoadedModel
+from llm.loading import LoadedModel
 from train_app.batching import IGNORE_INDEX, collate, length_grouped_batches, tokenize_row
 from train_app.evaluation import evaluate_tool_calls
 

@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from configs.settings import AppConfig
+from llm.generation import GenerationRequest, GenerationResult
 from serve_app.backends import Backends, BackendsDep
-from serve_app.generation import GenerationRequest, GenerationResult
 from serve_app.openai_compat import ToolChoice, forced_prefix, generate_valid
 from serve_app.request_limits import check_max_length, check_max_new_tokens, check_messages
 from serve_app.schemas import (
@@ -79,6 +79,7 @@ async def chat_turn(
                 else options.temperature
             ),
             top_p=options.top_p or config.generation.top_p,
+            repetition_penalty=config.generation.repetition_penalty,
             prefill=prefill if rounds == 1 else "",
             tool_calls_allowed=use_tools,  # no tools offered: a call could not be run
             deadline=deadline,
@@ -90,7 +91,10 @@ async def chat_turn(
     if not use_tools:
         result = await generate(messages)
         return ToolLoopResult(
-            first=result, last=result, tool_call_errors=list(result.tool_call_errors)
+            first=result,
+            last=result,
+            tool_call_errors=list(result.tool_call_errors),
+            recovered=list(result.recovered),
         )
     return await run_tool_loop(
         messages, generate, backends.execute_tools, config.generation.max_tool_rounds
@@ -108,6 +112,7 @@ async def chat(body: ChatRequest, backends: BackendsDep) -> ChatResponse:
         tool_calls=turn.tool_calls or pending_calls,
         tool_results=turn.tool_results,
         tool_call_errors=turn.tool_call_errors,
+        recovered_tool_calls=turn.recovered,
         finish_reason=turn.last.finish_reason,
         usage=Usage(
             prompt_tokens=turn.last.prompt_tokens, completion_tokens=turn.last.completion_tokens
@@ -127,6 +132,7 @@ async def chat_simple(body: SimpleChatRequest, backends: BackendsDep) -> SimpleC
         tool_results=turn.tool_results,
         final_response=turn.last.content,
         tool_call_errors=turn.tool_call_errors,
+        recovered_tool_calls=turn.recovered,
         rounds=turn.rounds,
         timestamp=now_iso(),
     )

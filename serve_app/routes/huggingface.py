@@ -22,16 +22,23 @@ router = APIRouter(prefix="/huggingface", tags=["huggingface"])
 
 @router.get("/status", response_model=HubStatusResponse)
 async def hub_status(backends: BackendsDep) -> HubStatusResponse:
-    """Whether a token is set (never the token), where uploads go, and the latest upload."""
+    """Whether a token is set (never the token), where uploads go, whether they can run, and
+    the latest upload."""
     settings = backends.config.get().huggingface
     endpoint = hub_endpoint()
+    token_present = hub_token(settings.token_env) is not None
+    reachable = await hub_reachable(endpoint, settings.probe_timeout_s)
     return HubStatusResponse(
-        token_present=hub_token(settings.token_env) is not None,
+        token_present=token_present,
         token_env=settings.token_env,
         repo_id=settings.repo_id,
         private=settings.private,
         endpoint=endpoint,
-        hub_reachable=await hub_reachable(endpoint, settings.probe_timeout_s),
+        hub_reachable=reachable,
+        # huggingface_hub is imported by this module, so only the hub's answer is in question.
+        available=reachable,
+        # The probe sends no token; verifying it would take a second call to the hub.
+        authenticated=token_present and reachable,
         upload=await backends.call_uploads("latest"),
     )
 

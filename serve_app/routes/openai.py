@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from llm.generation import AdapterRef, GenerationRequest, GenerationResult, reply_parts
 from serve_app.adapters import (
     AdapterEntry,
     AdapterRegistry,
@@ -23,7 +24,6 @@ from serve_app.adapters import (
 )
 from serve_app.backends import Backends, BackendsDep
 from serve_app.errors import error_content, status_of
-from serve_app.generation import AdapterRef, GenerationRequest, GenerationResult, reply_parts
 from serve_app.openai_compat import (
     ChatCompletionRequest,
     OpenAIError,
@@ -157,6 +157,7 @@ def generation_request(
         max_length=config.model.max_length,
         temperature=config.generation.temperature if body.temperature is None else body.temperature,
         top_p=body.top_p or config.generation.top_p,
+        repetition_penalty=config.generation.repetition_penalty,
         stop=tuple(stops),
         seed=body.seed,
         prefill=forced_prefix(body.tool_choice, functions),
@@ -220,7 +221,8 @@ async def stream_chunks(
         visible = text.split(tag, 1)[0] if tag else text
         if len(visible) == len(text) and len(visible) > sent:
             yield chunk({"content": visible[sent:]})
-        result = GenerationResult(text=text, **reply_parts(text, request))
+        formats = backends.config.get().model.tool_call_formats
+        result = GenerationResult(text=text, **reply_parts(text, request, formats))
     calls = openai_tool_calls(result, body.parallel_tool_calls)
     for index, call in enumerate(calls):
         yield chunk({"tool_calls": [{"index": index, **call}]})

@@ -54,4 +54,6 @@ async def status(backends: BackendsDep) -> StatusResponse:
         available_tools=[spec["name"] for spec in await backends.tool_specs()],
         mcp_servers=[McpServerState(**server) for server in await backends.mcp_status()],
         hf_manager_available=importlib.util.find_spec("huggingface_hub") is not None,
+        prefix_cache=info["prefix_cache"] if info else None,
+        tool_calls_recovered=info["tool_calls_recovered"] if info else {},
     )

@@ -117,6 +117,8 @@ def test_status_says_a_token_is_set_but_never_shows_it(client, hub):
         "private": True,
         "endpoint": hub.url,
         "hub_reachable": True,
+        "available": True,
+        "authenticated": True,
         "upload": None,
     }
     assert TOKEN not in answer.text

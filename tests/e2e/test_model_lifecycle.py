@@ -45,6 +45,7 @@ def test_load_then_every_replica_chats(client, app, tiny_model_dir):
     loaded = client.post("/model/load", json={"model_path": str(tiny_model_dir)})
     assert loaded.status_code == 200, loaded.text
     assert loaded.json()["model"]["model_type"] == "full"
+    assert loaded.json()["message"].startswith(f"loaded {tiny_model_dir} (full model, ")
     # The load reached one of the two replicas; the other follows the persisted choice, so no
     # request lands on a replica without the model (each would be a 404).
     infos = [client.get("/model/info") for _ in range(10)]

@@ -6,7 +6,7 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from serve_app.generation import GenerationResult
+from llm.generation import GenerationResult
 from train_app.evaluation import call_matches, first_turn, normalize_arguments
 from train_app.train_loop import evaluate
 

@@ -12,13 +12,14 @@ import time
 
 import pytest
 
-from serve_app.generation import GenerationRequest, GenerationTimeoutError, generate_batch
-from serve_app.model_loading import load_model
+from configs.settings import ModelConfig
+from llm.generation import GenerationRequest, GenerationTimeoutError, generate_batch
+from llm.loading import load_model
 
 
 @pytest.fixture(scope="module")
 def loaded(tiny_model_dir):
-    return load_model(str(tiny_model_dir), None, "cpu")
+    return load_model(str(tiny_model_dir), None, ModelConfig(device="cpu", cpu_quantization="none"))
 
 
 def request(**fields) -> GenerationRequest:

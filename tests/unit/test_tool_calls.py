@@ -1,4 +1,5 @@
-"""parse_tool_calls: Hermes/Qwen <tool_call> blocks out of model text; broken ones are reported."""
+"""parse_tool_calls: Hermes/Qwen <tool_call> blocks out of model text; broken ones are reported; the
+lenient formats recover the JSON calls a model writes instead of tags."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 import pytest
 
-from tools.tool_calls import ToolCall, format_tool_call, parse_tool_calls
+from tools.tool_calls import TOOL_CALL_FORMATS, ToolCall, format_tool_call, parse_tool_calls
 
 
 def test_plain_text_has_no_calls():
@@ -111,3 +112,170 @@ def test_formatted_call_is_the_canonical_block_and_parses_back():
     body = '{"name": "get_weather", "arguments": {"location": "北京"}}'
     assert block == f"<tool_call>\n{body}\n</tool_call>"
     assert parse_tool_calls(block).tool_calls == [call]
+
+
+OFFERED = ("calculate", "get_weather", "get_current_time")
+LENIENT = ("hermes", "json_block", "bare_json")
+CALC = '{"name": "calculate", "arguments": {"expression": "15 * 23"}}'
+WEATHER = '{"name": "get_weather", "arguments": {"location": "北京"}}'
+CALC_CALL = ToolCall("calculate", {"expression": "15 * 23"})
+WEATHER_CALL = ToolCall("get_weather", {"location": "北京"})
+
+# text, formats, the calls found, the content left, the format that recovered each call
+LENIENT_CASES = [
+    pytest.param(
+        f"```json\n{CALC}\n```", LENIENT, [CALC_CALL], "", ["json_block"], id="fenced_json_block"
+    ),
+    pytest.param(
+        f"I will compute it.\n```\n{CALC}\n```",
+        LENIENT,
+        [CALC_CALL],
+        "I will compute it.",
+        ["json_block"],
+        id="fence_without_language",
+    ),
+    pytest.param(
+        f"```json\n[{CALC}, {WEATHER}]\n```",
+        LENIENT,
+        [CALC_CALL, WEATHER_CALL],
+        "",
+        ["json_block", "json_block"],
+        id="parallel_calls_as_a_list_in_one_block",
+    ),
+    pytest.param(
+        '```json\n{"name": "calculate", "parameters": {"expression": "15 * 23"}}\n```',
+        LENIENT,
+        [CALC_CALL],
+        "",
+        ["json_block"],
+        id="parameters_is_a_synonym_of_arguments",
+    ),
+    pytest.param(
+        WEATHER, LENIENT, [WEATHER_CALL], "", ["bare_json"], id="bare_object_is_the_reply"
+    ),
+    pytest.param(
+        f"Let me check.\n{WEATHER}\nOne moment.",
+        LENIENT,
+        [WEATHER_CALL],
+        "Let me check.\n\nOne moment.",
+        ["bare_json"],
+        id="bare_object_with_prose_around",
+    ),
+    pytest.param(
+        f"[{CALC}, {WEATHER}]",
+        LENIENT,
+        [CALC_CALL, WEATHER_CALL],
+        "",
+        ["bare_json", "bare_json"],
+        id="bare_list_of_calls",
+    ),
+    pytest.param(
+        '{"name": "calculate", "arguments": "{\\"expression\\": \\"15 * 23\\"}"}',
+        LENIENT,
+        [CALC_CALL],
+        "",
+        ["bare_json"],
+        id="arguments_given_as_a_json_string_are_decoded",
+    ),
+    pytest.param(
+        '```json\n{"name": "send_email", "arguments": {"to": "a@b.c"}}\n```',
+        LENIENT,
+        [],
+        '```json\n{"name": "send_email", "arguments": {"to": "a@b.c"}}\n```',
+        [],
+        id="tool_not_offered_stays_content",
+    ),
+    pytest.param(
+        f'[{CALC}, {{"name": "send_email", "arguments": {{}}}}]',
+        LENIENT,
+        [],
+        f'[{CALC}, {{"name": "send_email", "arguments": {{}}}}]',
+        [],
+        id="list_with_a_tool_not_offered_stays_content",
+    ),
+    pytest.param(
+        f"Build the request like this:\n```python\npayload = {CALC}\n```",
+        LENIENT,
+        [],
+        f"Build the request like this:\n```python\npayload = {CALC}\n```",
+        [],
+        id="json_in_a_code_answer_stays_content",
+    ),
+    pytest.param(
+        '```json\n{"name": "calculate", "version": "1.0", "arguments": [1]}\n```',
+        LENIENT,
+        [],
+        '```json\n{"name": "calculate", "version": "1.0", "arguments": [1]}\n```',
+        [],
+        id="offered_name_with_unreadable_arguments_stays_content",
+    ),
+    pytest.param(
+        f"```python\nprint(1)\n```\n{CALC}\n```python\nprint(2)\n```",
+        ("hermes", "json_block"),
+        [],
+        f"```python\nprint(1)\n```\n{CALC}\n```python\nprint(2)\n```",
+        [],
+        id="text_between_two_fences_is_not_a_fence",
+    ),
+    pytest.param(
+        f"<tool_call>{WEATHER}</tool_call>\n```json\n{CALC}\n```",
+        LENIENT,
+        [WEATHER_CALL],
+        f"```json\n{CALC}\n```",
+        [],
+        id="tags_win_over_lenient_formats",
+    ),
+    pytest.param(
+        f"```json\n{CALC}\n```",
+        ("hermes", "bare_json"),
+        [],
+        f"```json\n{CALC}\n```",
+        [],
+        id="bare_json_does_not_read_inside_fences",
+    ),
+    pytest.param(CALC, ("hermes", "json_block"), [], CALC, [], id="lenient_format_not_enabled"),
+    pytest.param(CALC, ("hermes",), [], CALC, [], id="default_formats_read_only_tags"),
+    pytest.param(
+        f"```json\n{CALC}\n```\n{WEATHER}",
+        ("hermes", "bare_json", "json_block"),
+        [WEATHER_CALL],
+        f"```json\n{CALC}\n```",
+        ["bare_json"],
+        id="first_lenient_format_with_a_call_wins",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "formats", "calls", "content", "recovered"), LENIENT_CASES)
+def test_lenient_formats_recover_calls_to_offered_tools(text, formats, calls, content, recovered):
+    parsed = parse_tool_calls(text, formats=formats, tool_names=OFFERED)
+    assert parsed.tool_calls == calls
+    assert parsed.content == content
+    assert parsed.recovered == recovered
+    assert parsed.errors == []
+
+
+def test_a_broken_tag_block_stops_lenient_formats():
+    text = f"<tool_call>{{oops}}</tool_call>\n```json\n{CALC}\n```"
+    parsed = parse_tool_calls(text, formats=LENIENT, tool_names=OFFERED)
+    assert parsed.tool_calls == [] and parsed.recovered == []
+    assert len(parsed.errors) == 1 and parsed.errors[0].startswith("tool call 1: invalid JSON")
+
+
+def test_deeply_nested_brackets_stay_content():
+    text = "[" * 2000 + f"\n```json\n{'[' * 2000}\n```"
+    parsed = parse_tool_calls(text, formats=LENIENT, tool_names=OFFERED)
+    assert (parsed.content, parsed.tool_calls, parsed.errors) == (text, [], [])
+
+
+@pytest.mark.parametrize("tool_names", [None, ()])
+def test_lenient_formats_find_nothing_without_offered_tools(tool_names):
+    parsed = parse_tool_calls(CALC, formats=LENIENT, tool_names=tool_names)
+    assert (parsed.content, parsed.tool_calls, parsed.recovered) == (CALC, [], [])
+
+
+def test_an_unknown_format_name_is_refused_naming_the_known_ones():
+    with pytest.raises(ValueError, match="'llama3_json'") as error:
+        parse_tool_calls(CALC, formats=("hermes", "llama3_json"), tool_names=OFFERED)
+    assert all(name in str(error.value) for name in TOOL_CALL_FORMATS)
+    assert TOOL_CALL_FORMATS == ("hermes", "json_block", "bare_json")

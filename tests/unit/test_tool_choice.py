@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from serve_app.generation import GenerationRequest, GenerationResult
+from llm.generation import GenerationRequest, GenerationResult
 from serve_app.openai_compat import MAX_CHOICE_TRIES, OpenAIError, forced_prefix, generate_valid
 
 CLOCK = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from serve_app.generation import GenerationResult
+from llm.generation import GenerationResult
 from serve_app.tool_loop import run_tool_loop
 
 

@@ -1,4 +1,4 @@
-"""Load a full model folder or a LoRA adapter folder (base + peft) for serving."""
+"""Load a full model folder, a model fetched by name, or a LoRA adapter folder (base + peft)."""
 
 from __future__ import annotations
 
@@ -16,17 +16,14 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from configs.path_roots import confine
-from configs.settings import resolve_path
+from configs.settings import ModelConfig, resolve_path
+from llm.errors import ModelLoadError, ModelPathNotFoundError
+from llm.model_sources import model_sources
+from llm.prefix_cache import PrefixCache
+from llm.pretrained import cached_model_dir, ensure_model, resolve_model_source
+from llm.quantization import quantize_int8
 
 logger = logging.getLogger(__name__)
-
-
-class ModelLoadError(ValueError):
-    """The requested model cannot be loaded; the message says which file or setting is wrong."""
-
-
-class ModelPathNotFoundError(ModelLoadError):
-    """model_path names no folder."""
 
 
 @dataclass
@@ -40,6 +37,11 @@ class LoadedModel:
     dtype: str
     loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     load_seconds: float = 0.0
+    quantization: str = "none"
+    parameters: int = 0  # counted before quantisation, which packs weights out of parameters()
+    # Formats tool calls are read in (tools.tool_calls), per model: model.tool_call_formats.
+    tool_call_formats: tuple[str, ...] = ("hermes",)
+    prefix_cache: PrefixCache = field(default_factory=lambda: PrefixCache(0))
 
     def info(self) -> dict[str, Any]:
         return {
@@ -49,7 +51,9 @@ class LoadedModel:
             "loaded_at": self.loaded_at,
             "device": self.device,
             "dtype": self.dtype,
-            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "quantization": self.quantization,
+            "prefix_cache": self.prefix_cache.stats(),
+            "parameters": self.parameters,
             "load_seconds": round(self.load_seconds, 3),
         }
 
@@ -60,12 +64,6 @@ def pick_device(device: str) -> str:
     if device == "cuda" and not torch.cuda.is_available():
         raise ModelLoadError("model.device is 'cuda' but no GPU is visible to this replica")
     return device
-
-
-def _resolve_model_source(name: str) -> str:
-    """A local folder (absolute or project-relative) when it exists, else the name as given."""
-    local = resolve_path(name)
-    return str(local) if local.exists() else name
 
 
 def _from_pretrained_full(source: str, dtype: torch.dtype, device: str) -> PreTrainedModel:
@@ -90,29 +88,50 @@ def adapter_base(folder: Path, base_model_name: str | None = None) -> str | None
     return adapter_config.get("base_model_name_or_path")
 
 
+def local_model_path(model_path: str, cache_dir: str) -> str:
+    """The folder a model path names: a model fetched by name lives in the cache."""
+    if model_path in model_sources() and not resolve_path(model_path).exists():
+        return str(cached_model_dir(model_path, cache_dir))
+    return model_path
+
+
 def load_model(
     model_path: str,
-    base_model_name: str | None = None,
-    device: str = "auto",
+    base_model_name: str | None,
+    config: ModelConfig,
     allowed_roots: Sequence[Path] | None = None,
 ) -> LoadedModel:
-    """Load ``model_path``: a full model (config.json) or a LoRA adapter (adapter_config.json).
+    """Load ``model_path``: a full model (config.json), a LoRA adapter (adapter_config.json), or a
+    model fetched by name (fetched and converted into ``config.cache_dir`` the first time).
 
     A lone adapter is merged into its base: an unmerged LoRA makes decoding ~1.8× slower.
     With ``allowed_roots`` (a client's request), the folder and an adapter's base must lie under
-    one of them (PathNotAllowedError otherwise).
+    one of them (PathNotAllowedError otherwise). On CPU, ``config.cpu_quantization`` applies.
     """
     started = time.perf_counter()
-    folder = resolve_path(model_path)
     if allowed_roots is not None:
-        confine(model_path, allowed_roots, "model_path", "model.allowed_roots")
+        confine(
+            local_model_path(model_path, config.cache_dir),
+            allowed_roots,
+            "model_path",
+            "model.allowed_roots",
+        )
         if base_model_name is not None:
-            confine(base_model_name, allowed_roots, "base_model_name", "model.allowed_roots")
+            confine(
+                local_model_path(base_model_name, config.cache_dir),
+                allowed_roots,
+                "base_model_name",
+                "model.allowed_roots",
+            )
+    if model_path in model_sources() and not resolve_path(model_path).exists():
+        folder = ensure_model(model_path, config.cache_dir)
+    else:
+        folder = resolve_path(model_path)
     if not folder.is_dir():
         raise ModelPathNotFoundError(
             f"model_path {model_path} is not a folder (looked at {folder})"
         )
-    device = pick_device(device)
+    device = pick_device(config.device)
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     adapter_config_file = folder / "adapter_config.json"
 
@@ -127,8 +146,13 @@ def load_model(
                 f"{adapter_config_file} names no base model: pass base_model_name in the request"
             )
         if allowed_roots is not None:
-            confine(base, allowed_roots, "base model", "model.allowed_roots")
-        base_source = _resolve_model_source(base)
+            confine(
+                local_model_path(base, config.cache_dir),
+                allowed_roots,
+                "base model",
+                "model.allowed_roots",
+            )
+        base_source = resolve_model_source(base, config.cache_dir)
         base_model = _from_pretrained_full(base_source, dtype, device)
         try:
             model = PeftModel.from_pretrained(base_model, str(folder)).merge_and_unload()
@@ -155,6 +179,10 @@ def load_model(
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    parameters = sum(p.numel() for p in model.parameters())
+    quantization = "none"
+    if device == "cpu" and config.cpu_quantization == "int8":
+        model, quantization = quantize_int8(model, config.int8_skip_modules), "int8"
 
     loaded = LoadedModel(
         model=model,
@@ -165,14 +193,19 @@ def load_model(
         device=device,
         dtype=str(dtype).removeprefix("torch."),
         load_seconds=time.perf_counter() - started,
+        quantization=quantization,
+        parameters=parameters,
+        tool_call_formats=tuple(config.tool_call_formats),
+        prefix_cache=PrefixCache(config.prefix_cache_mb * 2**20),
     )
     logger.info(
-        "model loaded: %s (%s, base=%s) on %s/%s in %.1fs",
+        "model loaded: %s (%s, base=%s) on %s/%s, quantization %s, in %.1fs",
         model_path,
         model_type,
         base,
         device,
         loaded.dtype,
+        quantization,
         loaded.load_seconds,
     )
     return loaded
@@ -211,4 +244,5 @@ def detach_adapter(loaded: LoadedModel, name: str) -> None:
         loaded.model = model.unload()
     else:
         model.delete_adapter(name)
+    loaded.prefix_cache.drop_adapter(name)
     logger.info("adapter %s detached", name)

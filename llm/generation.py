@@ -7,7 +7,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
@@ -23,7 +23,8 @@ from transformers import (
     TextIteratorStreamer,
 )
 
-from serve_app.model_loading import LoadedModel
+from llm.loading import LoadedModel
+from llm.prefix_cache import batch_cache, row_prefix
 from tools.tool_calls import parse_tool_calls
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class GenerationRequest:
     max_length: int = 2048
     temperature: float = 0.0
     top_p: float = 1.0
+    repetition_penalty: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
     # Text the reply must start with (e.g. '<tool_call>' to force a call); part of the result.
@@ -90,6 +92,8 @@ class GenerationResult:
     content: str
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     tool_call_errors: list[str] = field(default_factory=list)
+    # Format of each call not read from <tool_call> tags (json_block, bare_json), in order.
+    recovered: list[str] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str = "stop"
@@ -155,23 +159,29 @@ class RowLimits(StoppingCriteria):
 GREEDY_BELOW_TEMPERATURE = 1e-5
 
 
-def _sampling_key(request: GenerationRequest) -> tuple[float, float, int]:
+def _sampling_key(request: GenerationRequest) -> tuple[float, float, int, float]:
     """Requests that decode alike share one generate call; greedy ignores top_p and seed.
 
     A seed makes sampling repeatable for the same batch composition; requests with different
     seeds go to different generate calls.
     """
     if request.temperature < GREEDY_BELOW_TEMPERATURE:
-        return (0.0, 1.0, -1)
+        return (0.0, 1.0, -1, request.repetition_penalty)
     seed = -1 if request.seed is None else request.seed
-    return (request.temperature, request.top_p, seed)
+    return (request.temperature, request.top_p, seed, request.repetition_penalty)
 
 
-def _sampling_kwargs(temperature: float, top_p: float) -> dict[str, Any]:
+def _sampling_kwargs(request: GenerationRequest) -> dict[str, Any]:
     """generate() arguments: greedy at temperature ~0 (fast on CPU), nucleus sampling above."""
-    if temperature >= GREEDY_BELOW_TEMPERATURE:
-        return {"do_sample": True, "temperature": temperature, "top_p": top_p}
-    return {"do_sample": False}
+    penalty = {"repetition_penalty": request.repetition_penalty}
+    if request.temperature >= GREEDY_BELOW_TEMPERATURE:
+        return {
+            "do_sample": True,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            **penalty,
+        }
+    return {"do_sample": False, **penalty}
 
 
 def _adapter_kwargs(loaded: LoadedModel, requests: list[GenerationRequest]) -> dict[str, Any]:
@@ -190,16 +200,21 @@ def _eos_ids(loaded: LoadedModel) -> set[int]:
     return ids
 
 
-def reply_parts(text: str, request: GenerationRequest) -> dict[str, Any]:
-    """The content, tool calls and call errors of a reply's text. A request that may not call
-    tools (``tool_calls_allowed``) gets a call written anyway as text, never as a call."""
+def reply_parts(
+    text: str, request: GenerationRequest, formats: Sequence[str] = ("hermes",)
+) -> dict[str, Any]:
+    """The content, tool calls, call errors and recovered call formats of a reply's text, read
+    in ``formats`` (the model's ``tool_call_formats``). A request that may not call tools
+    (``tool_calls_allowed``) gets a call written anyway as text, never as a call."""
     if not request.tool_calls_allowed:
-        return {"content": text, "tool_calls": [], "tool_call_errors": []}
-    parsed = parse_tool_calls(text)
+        return {"content": text, "tool_calls": [], "tool_call_errors": [], "recovered": []}
+    tool_names = [tool["function"]["name"] for tool in request.tools or () if "function" in tool]
+    parsed = parse_tool_calls(text, formats, tool_names)
     return {
         "content": parsed.content,
         "tool_calls": [call.to_dict() for call in parsed.tool_calls],
         "tool_call_errors": parsed.errors,
+        "recovered": parsed.recovered,
     }
 
 
@@ -222,7 +237,7 @@ def _finish(
     )
     if cut is not None:
         text, finish_reason = text[:cut], "stop"
-    parts = reply_parts(text, request)
+    parts = reply_parts(text, request, loaded.tool_call_formats)
     if parts["tool_calls"] and finish_reason == "stop":
         finish_reason = "tool_calls"
     return GenerationResult(
@@ -274,6 +289,22 @@ def _logits_processors(loaded: LoadedModel, requests: list[GenerationRequest]) -
     return {"logits_processor": LogitsProcessorList([BannedTokens(banned)])} if any(banned) else {}
 
 
+def _cached_prefixes(
+    loaded: LoadedModel, requests: list[GenerationRequest], prompts: list[list[int]]
+) -> dict[str, Any]:
+    """``cache`` for generate: every prompt but its last token, from the prefix cache
+    (extended where it has less); nothing when the cache is off."""
+    if not loaded.prefix_cache.enabled:
+        return {}
+    rows = []
+    for request, prompt in zip(requests, prompts, strict=True):
+        adapter = _adapter_kwargs(loaded, [request])
+        name = adapter["adapter_names"][0] if adapter else None
+        rows.append(row_prefix(loaded.model, loaded.prefix_cache, name, prompt, adapter))
+    width = max(len(prompt) for prompt in prompts) - 1
+    return {"cache": batch_cache(rows, width)}
+
+
 @torch.inference_mode()
 def generate_batch(
     loaded: LoadedModel, requests: list[GenerationRequest]
@@ -301,8 +332,11 @@ def generate_batch(
         batch = loaded.tokenizer.pad(
             {"input_ids": [prompts[i] for i in indices]}, padding=True, return_tensors="pt"
         ).to(loaded.device)
-        temperature, top_p, seed = key
-        sampling = _sampling_kwargs(temperature, top_p)
+        batch.update(
+            _cached_prefixes(loaded, [requests[i] for i in indices], [prompts[i] for i in indices])
+        )
+        seed = key[2]
+        sampling = _sampling_kwargs(requests[indices[0]])
         if seed >= 0:
             torch.manual_seed(seed)
         prompt_width = batch["input_ids"].shape[1]
@@ -340,7 +374,7 @@ def stream_generate(loaded: LoadedModel, request: GenerationRequest) -> Iterator
     prompt = render_prompt(loaded, request)
     streamer = TextIteratorStreamer(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True)
     budget = min(request.max_new_tokens, request.max_length - len(prompt))
-    sampling = _sampling_kwargs(request.temperature, request.top_p)
+    sampling = _sampling_kwargs(request)
     adapters = _adapter_kwargs(loaded, [request])
     if request.seed is not None:
         torch.manual_seed(request.seed)
@@ -349,7 +383,9 @@ def stream_generate(loaded: LoadedModel, request: GenerationRequest) -> Iterator
 
     def run() -> None:
         with torch.inference_mode():
+            cached = _cached_prefixes(loaded, [request], [prompt])
             loaded.model.generate(
+                **cached,
                 input_ids=torch.tensor([prompt], device=loaded.device),
                 attention_mask=torch.ones((1, len(prompt)), dtype=torch.long, device=loaded.device),
                 max_new_tokens=budget,

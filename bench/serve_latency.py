@@ -1,0 +1,154 @@
+"""Time to first token and decode speed of the served default model, prefix cache on vs off.
+
+Starts the app (`serve run`, the shipped defaults: Qwen2.5-Coder-0.5B-Instruct, int8 on CPU),
+then measures with the built-in tools offered on every request:
+- TTFT: latency of a 1-token reply on /v1/chat/completions and /chat/simple at concurrency 1,
+  warm (the system prompt and tool list were seen before), cache on vs off;
+- decode: completion tokens per second of /v1 at concurrency 1 and 8 (aggregate);
+- Serve vs direct: the same 8 requests through Serve and through `generate_batch` in this process.
+Prints each number and the ratios the targets are about, all from one run.
+
+    python bench/serve_latency.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from configs.settings import AppConfig  # noqa: E402
+from tests.serve_process import ServeApp  # noqa: E402
+
+QUESTIONS = [
+    "Write two sentences about the sea.",
+    "用两句话介绍一下长城。",
+    "Describe a cat in two sentences.",
+    "用两句话说说秋天。",
+    "Write two sentences about trains.",
+    "用两句话介绍一下熊猫。",
+    "Describe a city at night in two sentences.",
+    "用两句话说说咖啡。",
+]
+
+
+def v1_body(tools: list[dict], question: str, max_tokens: int) -> dict:
+    return {
+        "model": "qwen2.5-coder-0.5b-instruct",
+        "messages": [{"role": "user", "content": question}],
+        "tools": tools,
+        "tool_choice": "none",  # a text answer of a known length; the tool list stays in the prompt
+        "max_tokens": max_tokens,
+    }
+
+
+async def post(http: httpx.AsyncClient, path: str, body: dict) -> tuple[float, dict]:
+    started = time.perf_counter()
+    reply = await http.post(path, json=body)
+    reply.raise_for_status()
+    return time.perf_counter() - started, reply.json()
+
+
+async def ttft(http: httpx.AsyncClient, tools: list[dict], repeats: int) -> dict[str, float]:
+    """Median latency of 1-token replies, one at a time, after one warm-up of the prefix."""
+    await post(http, "/v1/chat/completions", v1_body(tools, "hello", 1))
+    v1, simple = [], []
+    for question in QUESTIONS[:repeats]:
+        v1.append((await post(http, "/v1/chat/completions", v1_body(tools, question, 1)))[0])
+        body = {"text": question + " ", "max_new_tokens": 1}
+        simple.append((await post(http, "/chat/simple", body))[0])
+    return {"v1": statistics.median(v1), "simple": statistics.median(simple)}
+
+
+async def decode(http: httpx.AsyncClient, tools: list[dict], concurrency: int, tokens: int):
+    """Aggregate completion tokens/s of ``concurrency`` requests sent together; and the wall."""
+    bodies = [v1_body(tools, QUESTIONS[i % len(QUESTIONS)], tokens) for i in range(concurrency)]
+    await asyncio.gather(*(post(http, "/v1/chat/completions", b) for b in bodies))  # warm
+    started = time.perf_counter()
+    replies = await asyncio.gather(*(post(http, "/v1/chat/completions", b) for b in bodies))
+    wall = time.perf_counter() - started
+    produced = sum(reply["usage"]["completion_tokens"] for _, reply in replies)
+    return produced / wall, wall, produced
+
+
+async def measure(url: str, tokens: int, repeats: int) -> dict[str, dict]:
+    results: dict[str, dict] = {}
+    async with httpx.AsyncClient(base_url=url, timeout=900) as http:
+        specs = (await http.get("/tools")).json()["tools"]
+        tools = [{"type": "function", "function": spec} for spec in specs]
+        for cache_mb in (AppConfig().model.prefix_cache_mb, 0):
+            await post(http, "/config/update", {"model": {"prefix_cache_mb": cache_mb}})
+            await post(http, "/model/load", {"model_path": AppConfig().model.model_path})
+            phase = {"ttft": await ttft(http, tools, repeats)}
+            if cache_mb:
+                phase["c1"] = await decode(http, tools, 1, tokens)
+                phase["c8"] = await decode(http, tools, 8, tokens)
+            results["on" if cache_mb else "off"] = phase
+            print(f"prefix cache {'on' if cache_mb else 'off'}: {phase}", flush=True)
+    return results
+
+
+def direct_wall(tokens: int) -> float:
+    """Wall time of the c=8 requests through generate_batch in this process (warm cache)."""
+    import torch
+
+    from llm.generation import GenerationRequest, generate_batch
+    from llm.loading import load_model
+    from tools.registry import ToolRegistry
+
+    config = AppConfig()
+    torch.set_num_threads(2)
+    with ToolRegistry.from_config(config.tools) as registry:
+        tools = [spec.openai_schema() for spec in registry.specs()]
+    loaded = load_model(config.model.model_path, None, config.model)
+    requests = [
+        GenerationRequest(
+            messages=[{"role": "user", "content": q}],
+            tools=tools,
+            max_new_tokens=tokens,
+            tool_calls_allowed=False,
+            repetition_penalty=config.generation.repetition_penalty,
+        )
+        for q in QUESTIONS
+    ]
+    generate_batch(loaded, requests)  # warm
+    started = time.perf_counter()
+    generate_batch(loaded, requests)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=32, help="completion tokens per request")
+    parser.add_argument("--repeats", type=int, default=3, help="TTFT samples per route")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as workdir:
+        app = ServeApp(Path(workdir), {}).start(timeout_s=900)
+        try:
+            results = asyncio.run(measure(app.url, args.tokens, args.repeats))
+        finally:
+            app.stop()
+    direct = direct_wall(args.tokens)
+    on, off = results["on"], results["off"]
+    c1_rate, _, _ = on["c1"]
+    c8_rate, c8_wall, _ = on["c8"]
+    print(f"direct generate_batch of the 8 requests: {direct:.1f} s; Serve: {c8_wall:.1f} s")
+    for route in ("v1", "simple"):
+        print(
+            f"TTFT {route} at c=1: {on['ttft'][route]:.2f} s with the cache, "
+            f"{off['ttft'][route]:.2f} s without: {off['ttft'][route] / on['ttft'][route]:.1f}x"
+        )
+    print(f"decode at c=1: {c1_rate:.1f} tokens/s; c=8: {c8_rate:.1f}: {c8_rate / c1_rate:.1f}x")
+    print(f"Serve / direct generate on the same batch: {direct / c8_wall:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

