@@ -41,9 +41,10 @@ class ModelConfig(Section):
         description="int8: dynamic int8 Linear layers on CPU (2-4x faster); GPUs always use bf16.",
     )
     int8_skip_modules: list[str] = Field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "lm_head"],
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "down_proj", "lm_head"],
         description="Linear layers kept in fp32 under int8: per-request LoRA adapters attach to "
-        "fp32 layers only (merge others with /model/load); an int8 lm_head garbles replies.",
+        "fp32 layers only (merge others with /model/load); an int8 down_proj cost Qwen2.5-0.5B "
+        "10 points of right-tool accuracy.",
     )
     prefix_cache_mb: int = Field(
         512,

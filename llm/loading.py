@@ -31,6 +31,7 @@ class LoadedModel:
     model: PreTrainedModel
     tokenizer: Any
     model_path: str
+    model_folder: str  # where the weights were read from (a name's cache folder, say)
     base_model_name: str | None
     model_type: Literal["full", "LoRA"]
     device: str
@@ -46,6 +47,7 @@ class LoadedModel:
     def info(self) -> dict[str, Any]:
         return {
             "model_path": self.model_path,
+            "model_folder": self.model_folder,
             "base_model_name": self.base_model_name,
             "model_type": self.model_type,
             "loaded_at": self.loaded_at,
@@ -188,6 +190,7 @@ def load_model(
         model=model,
         tokenizer=tokenizer,
         model_path=str(model_path),
+        model_folder=str(folder),
         base_model_name=base,
         model_type=model_type,
         device=device,

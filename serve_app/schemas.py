@@ -157,6 +157,7 @@ class PrefixCacheStats(BaseModel):
 
 class ModelInfo(BaseModel):
     model_path: str
+    model_folder: str = Field(description="The folder the weights were read from.")
     base_model_name: str | None
     model_type: Literal["full", "LoRA"]
     loaded_at: str

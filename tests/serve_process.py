@@ -23,6 +23,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def with_tiny_fixture_defaults(app_config: dict[str, Any]) -> dict[str, Any]:
+    """The tiny fixtures were trained and are checked in fp32, greedy, without a repetition
+    penalty; the shipped int8 and penalty defaults are for the real model (test_real_model)."""
+    model = {"cpu_quantization": "none", **app_config["model"]}
+    generation = {"repetition_penalty": 1.0, **app_config.get("generation", {})}
+    return {**app_config, "model": model, "generation": generation}
+
+
 class ServeApp:
     """`serve run` of serve_config.yaml, with the config files and port swapped for the test's."""
 
@@ -43,6 +51,8 @@ class ServeApp:
         self.overrides_file = workdir / "overrides.yaml"
         # Jobs, checkpoints and config updates of a test stay in its own folder.
         app_config = {"output": {"dir": str(workdir / "runs")}, **app_config}
+        if "model_path" in app_config.get("model", {}):
+            app_config = with_tiny_fixture_defaults(app_config)
         self.config_file.write_text(yaml.safe_dump(app_config, allow_unicode=True))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -25,7 +25,7 @@ from ray.train.torch import TorchTrainer
 from configs.atomic_files import atomic_write_text
 from configs.path_roots import confine, dataset_roots, model_roots
 from configs.settings import AppConfig, resolve_path
-from llm.loading import adapter_base
+from llm.loading import adapter_base, local_model_path
 from tools.registry import ToolRegistry
 from train_app.dataset_generation import generate_dataset, split_examples
 from train_app.dataset_validation import check_dataset
@@ -74,7 +74,7 @@ def prepare_job(
     PathNotAllowedError for a base model or dataset outside the configured roots.
     """
     base = confine(
-        training_base_model(config),
+        local_model_path(training_base_model(config), config.model.cache_dir),
         model_roots(config),
         "training base model",
         "model.allowed_roots",

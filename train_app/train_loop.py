@@ -141,6 +141,7 @@ def evaluate(model: torch.nn.Module, tokenizer: Any, rows: list[dict], device) -
         model=model.get_base_model() if isinstance(model, PeftModel) else model,
         tokenizer=tokenizer,
         model_path="(training)",
+        model_folder="(training)",
         base_model_name=None,
         model_type="LoRA" if isinstance(model, PeftModel) else "full",
         device=str(device),

@@ -65,7 +65,7 @@ def base_root(info: dict[str, Any]) -> str:
 
 def serves_adapter(info: dict[str, Any], entry: AdapterEntry) -> bool:
     """Adapters registered over another base (before a /model/load) are not served now."""
-    return same_model(entry.base_model, info["model_path"])
+    return same_model(entry.base_model, info["model_folder"])
 
 
 async def resolve_model(
@@ -117,7 +117,7 @@ async def load_lora_adapter(body: LoraAdapterLoadRequest, backends: BackendsDep)
     """Register an adapter for per-request use; replicas load it when a request first names it."""
     info = await served_model(backends)
     check_adapter_name(body.lora_name, model_id(info))
-    folder, base = check_adapter_folder(body.lora_path, info["model_path"])
+    folder, base = check_adapter_folder(body.lora_path, info["model_folder"])
     entry = adapter_registry(backends).add(body.lora_name, folder, base)
     logger.info("LoRA adapter %s registered from %s", entry.name, entry.path)
     return model_entry(info, entry)

@@ -29,6 +29,7 @@ TOKEN_ENV = "MCP_TUNE_UNIT_HF_TOKEN"
 def model_info(**fields: object) -> ModelInfo:
     defaults = {
         "model_path": "models/x",
+        "model_folder": "/work/models/x",
         "base_model_name": None,
         "model_type": "full",
         "loaded_at": "2026-01-01T00:00:00+00:00",
