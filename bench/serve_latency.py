@@ -45,7 +45,6 @@ def v1_body(tools: list[dict], question: str, max_tokens: int) -> dict:
         "model": "qwen2.5-coder-0.5b-instruct",
         "messages": [{"role": "user", "content": question}],
         "tools": tools,
-        "tool_choice": "none",  # a text answer of a known length; the tool list stays in the prompt
         "max_tokens": max_tokens,
     }
 
@@ -72,18 +71,24 @@ async def decode(http: httpx.AsyncClient, tools: list[dict], concurrency: int, t
     """Aggregate completion tokens/s of ``concurrency`` requests sent together; and the wall."""
     bodies = [v1_body(tools, QUESTIONS[i % len(QUESTIONS)], tokens) for i in range(concurrency)]
     await asyncio.gather(*(post(http, "/v1/chat/completions", b) for b in bodies))  # warm
+    before = (await http.get("/model/info")).json()
     started = time.perf_counter()
     replies = await asyncio.gather(*(post(http, "/v1/chat/completions", b) for b in bodies))
     wall = time.perf_counter() - started
+    after = (await http.get("/model/info")).json()
     produced = sum(reply["usage"]["completion_tokens"] for _, reply in replies)
-    return produced / wall, wall, produced
+    batches = after["batches"] - before["batches"]
+    return {"tokens_per_s": produced / wall, "wall_s": wall, "tokens": produced, "batches": batches}
 
 
 async def measure(url: str, tokens: int, repeats: int) -> dict[str, dict]:
     results: dict[str, dict] = {}
     async with httpx.AsyncClient(base_url=url, timeout=900) as http:
-        specs = (await http.get("/tools")).json()["tools"]
-        tools = [{"type": "function", "function": spec} for spec in specs]
+        schemas = (await http.get("/tools")).json()["tool_schemas"]
+        tools = [
+            {"type": "function", "function": {"name": name, **schema}}
+            for name, schema in schemas.items()
+        ]
         for cache_mb in (AppConfig().model.prefix_cache_mb, 0):
             await post(http, "/config/update", {"model": {"prefix_cache_mb": cache_mb}})
             await post(http, "/model/load", {"model_path": AppConfig().model.model_path})
@@ -97,7 +102,7 @@ async def measure(url: str, tokens: int, repeats: int) -> dict[str, dict]:
 
 
 def direct_wall(tokens: int) -> float:
-    """Wall time of the c=8 requests through generate_batch in this process (warm cache)."""
+    """Wall time of the c=8 requests through one generate_batch in this process (warm cache)."""
     import torch
 
     from llm.generation import GenerationRequest, generate_batch
@@ -114,7 +119,6 @@ def direct_wall(tokens: int) -> float:
             messages=[{"role": "user", "content": q}],
             tools=tools,
             max_new_tokens=tokens,
-            tool_calls_allowed=False,
             repetition_penalty=config.generation.repetition_penalty,
         )
         for q in QUESTIONS
@@ -138,8 +142,8 @@ def main() -> None:
             app.stop()
     direct = direct_wall(args.tokens)
     on, off = results["on"], results["off"]
-    c1_rate, _, _ = on["c1"]
-    c8_rate, c8_wall, _ = on["c8"]
+    c1_rate, c8_rate = on["c1"]["tokens_per_s"], on["c8"]["tokens_per_s"]
+    c8_wall = on["c8"]["wall_s"]
     print(f"direct generate_batch of the 8 requests: {direct:.1f} s; Serve: {c8_wall:.1f} s")
     for route in ("v1", "simple"):
         print(

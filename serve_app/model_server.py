@@ -108,6 +108,7 @@ class ModelServer:
         self.load_error: str | None = None
         self._failed_batches = 0  # whole batches failing in a row: the replica is broken
         self._recovered: Counter[str] = Counter()  # calls read from JSON, not tags, by format
+        self._batches = Counter()  # generate batches run, and the requests they held
         # Adapters: the multiplexer decides which stay (LRU); an evicted one is detached once no
         # request in flight uses it. _paths: folder of each peft name requested here.
         self._model_lock = ReadWriteLock()
@@ -160,7 +161,12 @@ class ModelServer:
         return self._info(self._loaded) if self._loaded else None
 
     def _info(self, loaded: LoadedModel) -> dict[str, Any]:
-        return {**loaded.info(), "tool_calls_recovered": dict(self._recovered)}
+        return {
+            **loaded.info(),
+            "tool_calls_recovered": dict(self._recovered),
+            "batches": self._batches["batches"],
+            "batched_requests": self._batches["requests"],
+        }
 
     def get_load_error(self) -> str | None:
         return self.load_error
@@ -338,6 +344,7 @@ class ModelServer:
         self, requests: list[GenerationRequest]
     ) -> list[GenerationResult | Exception]:
         # A thread keeps the replica's event loop free to gather the next batch meanwhile.
+        self._batches.update(batches=1, requests=len(requests))
         try:
             results = await asyncio.to_thread(self._run_batch, requests)
         except Exception:

@@ -168,6 +168,8 @@ class ModelInfo(BaseModel):
     tool_calls_recovered: dict[str, int] = Field(
         description="Calls this replica read from JSON instead of <tool_call> tags, by format."
     )
+    batches: int = Field(0, description="Batched generate calls this replica ran.")
+    batched_requests: int = Field(0, description="Requests those batches held (their sum).")
     parameters: int
     load_seconds: float
 
