@@ -108,7 +108,7 @@ class TrainingConfig(Section):
         description="Full model folder to fine-tune; None uses model.model_path, or its base "
         "when that is a LoRA adapter.",
     )
-    num_epochs: int = Field(3, ge=1, description="Passes over the training split.")
+    num_epochs: int = Field(1, ge=1, description="Passes over the training split.")
     learning_rate: float = Field(2e-4, gt=0.0, le=1.0, description="Peak AdamW learning rate.")
     batch_size: int = Field(8, ge=1, description="Sequences per worker per optimizer micro-step.")
     gradient_accumulation_steps: int = Field(1, ge=1, description="Micro-steps per optimizer step.")
@@ -126,9 +126,29 @@ class TrainingConfig(Section):
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
         description="Module names that receive LoRA adapters.",
     )
+    layers_to_transform: list[int] | None = Field(
+        None,
+        description="Decoder layers (0-based) that get LoRA; None: all. The last layers alone "
+        "skip the backward pass through the ones below (faster steps on CPU).",
+    )
+    max_steps: int | None = Field(
+        None, ge=1, description="Stop after this many optimizer steps (None: num_epochs decides)."
+    )
+    time_budget_s: float | None = Field(
+        None,
+        gt=0.0,
+        description="Stop training after this many seconds of steps, then evaluate and export "
+        "as usual (None: no limit).",
+    )
     num_workers: int = Field(1, ge=1, description="Ray Train workers (DDP over gloo or nccl).")
     use_gpu: bool = Field(False, description="One GPU per worker; bf16 when set.")
     cpus_per_worker: float = Field(1.0, gt=0.0, description="CPUs Ray reserves per worker.")
+    torch_threads: int | None = Field(
+        2,
+        ge=1,
+        description="CPU threads of a worker's torch (None: cpus_per_worker rounded up); more "
+        "than it reserves lets a job use cores the served model leaves idle.",
+    )
     checkpoint_every_steps: int = Field(
         50, ge=1, description="Optimizer steps between checkpoints (each is a ray.train.report)."
     )
@@ -147,41 +167,39 @@ class DataConfig(Section):
     dataset_path: str | None = Field(
         None, description="JSONL/JSON/Parquet dataset; None generates one from the tool schemas."
     )
-    validation_split: float = Field(0.1, gt=0.0, lt=1.0, description="Share held out for eval.")
-    num_generated_examples: int = Field(400, ge=10, description="Rows to generate when needed.")
-    seed: int = Field(0, description="Seed of dataset generation and splitting.")
-    holdout_seed: int | None = Field(
-        None,
-        description="Seed of which phrasings and values only validation rows use (None: seed); "
-        "keep it fixed when a model continues training on rows of another seed.",
+    validation_split: float = Field(
+        0.1, gt=0.0, lt=1.0, description="Share of a dataset_path's rows held out for evaluation."
     )
+    num_generated_examples: int = Field(
+        48, ge=1, description="Training rows to generate when no dataset_path is given."
+    )
+    seed: int = Field(0, description="Seed of dataset generation and splitting.")
     no_tool_share: float = Field(
-        0.15,
+        0.25,
         ge=0.0,
         lt=1.0,
-        description="Share of generated user turns that no tool fits, answered directly.",
+        description="Share of generated training turns no offered tool fits: requests for a tool "
+        "that is not offered (answered with a refusal) and general questions.",
     )
-    open_question_share: float = Field(
-        0.5,
+    parallel_share: float = Field(
+        0.2,
         ge=0.0,
-        le=1.0,
-        description="Share of those turns, in training rows, that ask about a topic of their own "
-        "rather than one of the fixed chit-chat questions (validation asks held-out fixed ones).",
-    )
-    filler_share: float = Field(
-        0.5,
-        ge=0.0,
-        le=1.0,
-        description="Share of generated training tool requests with one word from outside every "
-        "phrasing put in, so that unknown words in a request do not change the call "
-        "(validation rows have none).",
+        lt=1.0,
+        description="Share of generated training turns that ask for two or three calls at once.",
     )
     max_exchanges: int = Field(
-        1,
+        3,
         ge=1,
         le=8,
-        description="User turns per generated conversation: each row has 1 to this many "
-        "request → call → result → answer exchanges under one tool list.",
+        description="User turns per generated training row: 1 to this many under one tool list "
+        "(the tool list is most of a row's tokens; more turns teach more per token).",
+    )
+    eval_rows_per_category: int = Field(
+        4,
+        ge=1,
+        le=500,
+        description="Held-out evaluation rows per category (simple, multiple, parallel, "
+        "irrelevance on tools never trained on; registry: the app's tools in held-out phrasings).",
     )
     allowed_roots: list[str] = Field(
         default_factory=list,

@@ -11,17 +11,38 @@ IGNORE_INDEX = -100
 
 
 def tokenize_row(tokenizer: Any, row: dict[str, Any], max_length: int) -> dict[str, list[int]]:
-    """Render with the model's chat template; only assistant tokens carry loss."""
-    rendered = tokenizer.apply_chat_template(
-        row["messages"],
-        tools=row.get("tools") or None,
-        tokenize=True,
-        return_dict=True,
-        return_assistant_tokens_mask=True,
-    )
-    input_ids = list(rendered["input_ids"])[:max_length]
-    mask = list(rendered["assistant_masks"])[:max_length]
-    labels = [tok if keep else IGNORE_INDEX for tok, keep in zip(input_ids, mask, strict=True)]
+    """Render with the model's chat template; only assistant tokens carry loss.
+
+    What each assistant message adds is found by rendering the conversation up to it (with the
+    assistant cue) and through it, so any template works, also one without ``{% generation %}``
+    markers (Qwen2.5's own has none). Its closing end-of-turn token is learnt, the line break
+    after it is not.
+    """
+    messages, tools = row["messages"], row.get("tools") or None
+
+    def render(upto: int, cue: bool) -> str:
+        return tokenizer.apply_chat_template(
+            messages[:upto], tools=tools, tokenize=False, add_generation_prompt=cue
+        )
+
+    text = render(len(messages), False)
+    spans = []
+    for index, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        before, through = render(index, True), render(index + 1, False).rstrip()
+        if not (text.startswith(before) and text.startswith(through)):
+            raise ValueError(
+                "the chat template renders earlier turns differently once later ones follow; "
+                "its assistant tokens cannot be found"
+            )
+        spans.append((len(before), len(through)))
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    input_ids = list(encoded["input_ids"])[:max_length]
+    labels = [
+        token if any(start <= begin < end for start, end in spans) else IGNORE_INDEX
+        for token, (begin, _) in zip(input_ids, encoded["offset_mapping"], strict=False)
+    ]
     return {"input_ids": input_ids, "labels": labels}
 
 

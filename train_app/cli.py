@@ -27,6 +27,7 @@ from configs.store import (
     read_yaml_mapping,
     validate_config,
 )
+from train_app.evaluate import format_table
 from train_app.job_runner import prepare_job, run_job
 from train_app.jobs import JobStore, new_job_id
 from train_app.progress import ProgressTracker
@@ -98,10 +99,7 @@ def train(args: argparse.Namespace) -> int:
     if outcome.get("error"):
         print(f"error: {outcome['error']}")
     for name, result in outcome["evaluation"].items():
-        print(
-            f"tool-call accuracy {name}: {result['accuracy']:.3f} "
-            f"({result['correct']}/{result['total']})"
-        )
+        print(f"held-out tool calls, {name} training:\n{format_table(result)}")
     if outcome["adapter_path"]:
         print(f"trained model: {outcome['adapter_path']}")
         if args.export:

@@ -1,21 +1,27 @@
-"""Tool-call accuracy: does the model's first reply call the right tool with the right arguments?"""
+"""Tool-call accuracy of a model on held-out rows, per category, strict and lenient.
+
+Each row's first assistant reply is decoded greedily and its calls are checked by structure
+(``call_matching``). *Strict* counts a reply only when its calls are ``<tool_call>`` blocks the
+Hermes parser reads; *lenient* also takes the JSON fences and bare objects a base model writes.
+Categories are the Berkeley Function Calling Leaderboard's (simple, multiple, parallel,
+irrelevance), plus ``registry`` (the app's own tools in held-out phrasings).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
+
+import torch
 
 from llm.generation import GenerationRequest, GenerationResult, generate_batch
 from llm.loading import LoadedModel
-from tools.tool_calls import decode_arguments
+from tools.tool_calls import TOOL_CALL_FORMATS
+from train_app.batching import IGNORE_INDEX, tokenize_row
+from train_app.call_matching import calls_problem
 
-
-def normalize_arguments(arguments: Any) -> str:
-    """Canonical JSON of call arguments: key order and string-vs-object encoding do not matter."""
-    decoded = decode_arguments(arguments)
-    if isinstance(arguments, str) and decoded is arguments:
-        return arguments  # not JSON: compared as written
-    return json.dumps(decoded, sort_keys=True, ensure_ascii=False)
+MAX_MISSES = 8
 
 
 def first_turn(row: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -26,30 +32,46 @@ def first_turn(row: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str
     return messages[:index], [{"name": c["name"], "arguments": c["arguments"]} for c in calls]
 
 
-def call_matches(expected: list[dict[str, Any]], result: GenerationResult) -> bool:
-    if result.tool_call_errors:
-        return False
-    predicted = result.tool_calls
-    key = lambda call: (call["name"], normalize_arguments(call["arguments"]))  # noqa: E731
-    return sorted(map(key, expected)) == sorted(map(key, predicted))
+def row_category(row: dict[str, Any]) -> str:
+    """The row's own ``category``, else read from its shape (user datasets carry none)."""
+    if row.get("category") in ("simple", "multiple", "parallel", "irrelevance", "registry"):
+        return row["category"]
+    _, calls = first_turn(row)
+    if not calls:
+        return "irrelevance"
+    if len(calls) > 1:
+        return "parallel"
+    return "simple" if len(row.get("tools") or ()) <= 1 else "multiple"
+
+
+def score_reply(
+    expected: list[dict[str, Any]], result: GenerationResult, tools: list[dict[str, Any]] | None
+) -> tuple[bool, bool, str | None]:
+    """(strict, lenient, why not) for one reply."""
+    problem = calls_problem(expected, result.tool_calls, tools)
+    if problem is None and result.tool_call_errors:
+        problem = "; ".join(result.tool_call_errors)
+    lenient = problem is None
+    strict = lenient and not result.recovered
+    if lenient and not strict:
+        problem = f"calls written as {', '.join(sorted(set(result.recovered)))}, not <tool_call>"
+    return strict, lenient, problem
 
 
 def evaluate_tool_calls(
     loaded: LoadedModel,
     rows: list[dict[str, Any]],
-    batch_size: int = 16,
-    max_new_tokens: int = 96,
+    batch_size: int = 8,
+    max_new_tokens: int = 128,
 ) -> dict[str, Any]:
-    """Greedy-decode each row's first reply and score it; returns accuracy and a few misses.
-
-    ``by_tool`` splits the exact accuracy by the tool the row should call ("none": rows where
-    the model must answer directly), so an operator sees which tools a model still gets wrong.
-    """
-    correct = name_correct = 0
-    by_tool: dict[str, dict[str, int]] = {}
+    """Score each row's first reply; rows are decoded grouped by tool list, so rows offering the
+    same tools share their prompt prefix in the prefix cache when the model has one."""
+    loaded.tool_call_formats = tuple(TOOL_CALL_FORMATS)
+    order = sorted(range(len(rows)), key=lambda i: json.dumps(rows[i].get("tools"), sort_keys=True))
+    tallies: dict[str, dict[str, int]] = {}
     misses: list[dict[str, Any]] = []
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start : start + batch_size]
+    for start in range(0, len(order), batch_size):
+        chunk = [rows[i] for i in order[start : start + batch_size]]
         turns = [first_turn(row) for row in chunk]
         requests = [
             GenerationRequest(
@@ -60,30 +82,72 @@ def evaluate_tool_calls(
             )
             for row, (prompt, _) in zip(chunk, turns, strict=True)
         ]
-        for (prompt, expected), result in zip(turns, generate_batch(loaded, requests), strict=True):
+        results = generate_batch(loaded, requests)
+        for row, (prompt, expected), result in zip(chunk, turns, results, strict=True):
             if isinstance(result, Exception):
                 raise result
-            expected_names = sorted(c["name"] for c in expected)
-            key = "+".join(expected_names) or "none"
-            tally = by_tool.setdefault(key, {"correct": 0, "total": 0})
+            strict, lenient, problem = score_reply(expected, result, row.get("tools"))
+            tally = tallies.setdefault(row_category(row), {"total": 0, "strict": 0, "lenient": 0})
             tally["total"] += 1
-            if call_matches(expected, result):
-                correct += 1
-                tally["correct"] += 1
-            elif len(misses) < 5:
+            tally["strict"] += strict
+            tally["lenient"] += lenient
+            if not strict and len(misses) < MAX_MISSES:
                 misses.append(
-                    {"user": prompt[-1]["content"], "expected": expected, "got": result.text}
+                    {
+                        "category": row_category(row),
+                        "user": prompt[-1]["content"],
+                        "expected": expected,
+                        "got": result.text,
+                        "why": problem,
+                    }
                 )
-            name_correct += expected_names == sorted(c["name"] for c in result.tool_calls)
-    total = len(rows)
+    total = sum(t["total"] for t in tallies.values())
+    strict = sum(t["strict"] for t in tallies.values())
+    lenient = sum(t["lenient"] for t in tallies.values())
     return {
-        "accuracy": round(correct / total, 4) if total else 0.0,
-        "tool_name_accuracy": round(name_correct / total, 4) if total else 0.0,
-        "correct": correct,
+        "accuracy": _ratio(strict, total),
+        "lenient_accuracy": _ratio(lenient, total),
+        "correct": strict,
         "total": total,
-        "by_tool": {
-            name: {**tally, "accuracy": round(tally["correct"] / tally["total"], 4)}
-            for name, tally in sorted(by_tool.items())
+        "by_category": {
+            name: {
+                **tally,
+                "accuracy": _ratio(tally["strict"], tally["total"]),
+                "lenient_accuracy": _ratio(tally["lenient"], tally["total"]),
+            }
+            for name, tally in sorted(tallies.items())
         },
         "misses": misses,
     }
+
+
+def _ratio(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+@torch.no_grad()
+def answer_perplexity(
+    model: torch.nn.Module, tokenizer: Any, pairs: list[tuple[str, str]]
+) -> float:
+    """Perplexity of written answers to plain questions (no tools): a LoRA that taught tool calls
+    should leave how the model answers in words about where it was."""
+    device = next(model.parameters()).device
+    total_loss, total_tokens = 0.0, 0
+    for question, answer in pairs:
+        row = {
+            "messages": [
+                {"role": "user", "content": question},
+                {"role": "assistant", "content": answer},
+            ]
+        }
+        example = tokenize_row(tokenizer, row, 4096)
+        ids = torch.tensor([example["input_ids"]], device=device)
+        labels = torch.tensor([example["labels"]], device=device)
+        logits = model(input_ids=ids).logits[0, :-1].float()
+        targets = labels[0, 1:]
+        loss = torch.nn.functional.cross_entropy(
+            logits, targets, ignore_index=IGNORE_INDEX, reduction="sum"
+        )
+        total_loss += float(loss)
+        total_tokens += int((targets != IGNORE_INDEX).sum())
+    return round(math.exp(total_loss / max(total_tokens, 1)), 4)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,9 @@ from configs.path_roots import confine, dataset_roots, model_roots
 from configs.settings import AppConfig, resolve_path
 from llm.loading import adapter_base, local_model_path
 from tools.registry import ToolRegistry
-from train_app.dataset_generation import generate_dataset, split_examples
+from train_app.dataset_loading import DatasetError
 from train_app.dataset_validation import check_dataset
+from train_app.tool_rows import generate_eval_rows, generate_training_rows
 from train_app.train_loop import TRACKER_NAMESPACE, WorkerSpec, train_loop_per_worker
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,20 @@ class PreparedJob:
 
 def _write_jsonl(rows: list[dict[str, Any]], path: Path) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def split_examples(
+    rows: list[dict[str, Any]], validation_split: float, seed: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A seeded random cut of a user's dataset into train and validation, each in row order."""
+    if len(rows) < 2:
+        raise DatasetError(f"need at least 2 rows to hold out validation rows, got {len(rows)}")
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    count = min(len(rows) - 1, max(1, round(len(rows) * validation_split)))
+    validation = [rows[i] for i in sorted(order[:count])]
+    train = [rows[i] for i in sorted(order[count:])]
+    return train, validation
 
 
 def training_base_model(config: AppConfig) -> str:
@@ -97,19 +113,18 @@ def prepare_job(
             train, validation = split_examples(rows, config.data.validation_split, config.data.seed)
             source = str(dataset_path)
         else:
-            train, validation = generate_dataset(
+            data = config.data
+            train = generate_training_rows(
                 specs,
                 registry,
-                config.data.num_generated_examples,
-                config.data.validation_split,
-                config.data.seed,
-                no_tool_share=config.data.no_tool_share,
-                holdout_seed=config.data.holdout_seed,
-                max_exchanges=config.data.max_exchanges,
-                open_question_share=config.data.open_question_share,
-                filler_share=config.data.filler_share,
+                data.num_generated_examples,
+                data.seed,
+                max_exchanges=data.max_exchanges,
+                no_tool_share=data.no_tool_share,
+                parallel_share=data.parallel_share,
             )
-            source = "generated from the tool registry"
+            validation = generate_eval_rows(specs, data.eval_rows_per_category, data.seed)
+            source = "generated from the tool library and the tool registry"
     data_dir = job_dir / "data"
     _write_jsonl(train, data_dir / "train.jsonl")
     _write_jsonl(validation, data_dir / "validation.jsonl")
@@ -164,6 +179,13 @@ def export_model(checkpoint_dir: Path, prepared: PreparedJob, evaluation: dict) 
     }
     for name, value in metadata.items():
         atomic_write_text(staging / name, json.dumps(value, ensure_ascii=False, indent=2))
+    adapter_config = staging / "adapter_config.json"
+    if adapter_config.is_file():
+        # The base as configured (a name from llm/model_sources.yaml, say), not this machine's
+        # cache folder: the adapter then loads wherever that name resolves.
+        settings = json.loads(adapter_config.read_text(encoding="utf-8"))
+        settings["base_model_name_or_path"] = training_base_model(prepared.config)
+        atomic_write_text(adapter_config, json.dumps(settings, indent=2))
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     return target

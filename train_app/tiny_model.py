@@ -1,4 +1,4 @@
-"""Build the tiny Qwen2 model that the project serves and tunes when no model hub can be reached.
+"""Build the tiny random Qwen2 model the tests serve and tune (a fixture, never the product).
 
 The folder it writes loads with `AutoTokenizer` / `AutoModelForCausalLM` like any hub checkpoint:
 a byte-level BPE tokenizer trained here on a shipped and generated corpus, a Hermes-style chat
@@ -34,10 +34,10 @@ from tokenizers import (
 from tokenizers.trainers import BpeTrainer
 from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
-from train_app.made_up_values import CORPUS_DIR, common_words
-
 logger = logging.getLogger(__name__)
 
+# The tokenizer's training texts: everyday sentences and word lists in English and Chinese.
+CORPUS_DIR = Path(__file__).parent / "tokenizer_corpus"
 ENDOFTEXT = "<|endoftext|>"
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
@@ -439,6 +439,11 @@ def _tool_lines(rng: random.Random) -> list[str]:
     lines += [DEFAULT_SYSTEM_PROMPT, TOOLS_INTRO, TOOLS_CALL_HOWTO, "# Tools"] * 5
     lines += ["system", "user", "assistant", "tool"] * 20
     return lines
+
+
+def common_words(language: str) -> tuple[str, ...]:
+    """Everyday words of ``language`` ("en" or "zh") from the tokenizer corpus."""
+    return tuple((CORPUS_DIR / f"words_{language}.txt").read_text(encoding="utf-8").split())
 
 
 def _word_salad(

@@ -29,8 +29,10 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, get_cosine_schedul
 from configs.atomic_files import atomic_write_text
 from configs.settings import TrainingConfig
 from llm.loading import LoadedModel
+from llm.prefix_cache import PrefixCache
 from train_app.batching import IGNORE_INDEX, collate, length_grouped_batches, tokenize_row
-from train_app.evaluation import evaluate_tool_calls
+from train_app.evaluation import answer_perplexity, evaluate_tool_calls
+from train_app.tool_library import load_chat
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ def build_model(spec: WorkerSpec, device: torch.device) -> tuple[torch.nn.Module
                 lora_alpha=training.lora_alpha,
                 lora_dropout=training.lora_dropout,
                 target_modules=training.target_modules,
+                layers_to_transform=training.layers_to_transform,
                 task_type="CAUSAL_LM",
             ),
         )
@@ -132,8 +135,13 @@ def restore_checkpoint(folder: Path, model: torch.nn.Module, optimizer, schedule
     return json.loads((folder / STATE_FILE).read_text())
 
 
+# Rows of one tool list share its prompt prefix: computed once per evaluation, not per row.
+EVAL_PREFIX_CACHE_BYTES = 256 * 2**20
+
+
 def evaluate(model: torch.nn.Module, tokenizer: Any, rows: list[dict], device) -> dict[str, Any]:
-    """Tool-call accuracy of the model being trained, its LoRA layers active."""
+    """Tool-call accuracy of the model being trained, its LoRA layers active, and the perplexity
+    of its written answers to held-out general questions."""
     tokenizer.padding_side = "left"
     loaded = LoadedModel(
         # generate_batch treats a PeftModel as a replica's adapter host, where rows that name no
@@ -146,10 +154,15 @@ def evaluate(model: torch.nn.Module, tokenizer: Any, rows: list[dict], device) -
         model_type="LoRA" if isinstance(model, PeftModel) else "full",
         device=str(device),
         dtype=str(next(model.parameters()).dtype),
+        # A fresh cache each time: the weights changed since the last evaluation.
+        prefix_cache=PrefixCache(EVAL_PREFIX_CACHE_BYTES),
     )
     model.eval()
     try:
-        return evaluate_tool_calls(loaded, rows)
+        result = evaluate_tool_calls(loaded, rows)
+        questions = [(q.question, q.answer) for q in load_chat() if q.heldout]
+        result["answer_perplexity"] = answer_perplexity(model, tokenizer, questions)
+        return result
     finally:
         model.train()
         tokenizer.padding_side = "right"
@@ -173,7 +186,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         ray.get_actor(spec.tracker_name, namespace=TRACKER_NAMESPACE) if spec.tracker_name else None
     )
     if not training.use_gpu:
-        torch.set_num_threads(max(1, math.ceil(training.cpus_per_worker)))
+        torch.set_num_threads(training.torch_threads or max(1, math.ceil(training.cpus_per_worker)))
     device = ray.train.torch.get_device()
     torch.manual_seed(training.seed)
 
@@ -191,6 +204,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             f"{world} workers: add data or lower them"
         )
     total_steps = steps_per_epoch * training.num_epochs
+    if training.max_steps is not None:
+        total_steps = min(total_steps, training.max_steps)
 
     model = ray.train.torch.prepare_model(model)
     core = model.module if hasattr(model, "module") else model
@@ -277,9 +292,20 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             if stop:
                 checkpoint_and_report(final=False)
                 return
+            out_of_time = (
+                training.time_budget_s is not None
+                and state["train_seconds"] >= training.time_budget_s
+            )
+            if step >= total_steps or _any_rank(out_of_time, world):
+                if out_of_time and tracker and rank == 0:
+                    tracker.set_state.remote("running", "time budget spent: finishing")
+                break
             if step % training.checkpoint_every_steps == 0 and step < total_steps:
                 checkpoint_and_report(final=False)
             accumulated_loss, tokens, step_started = 0.0, 0, time.perf_counter()
+        else:
+            continue
+        break  # max_steps or the time budget ended training inside this epoch
 
     if rank == 0 and validation:
         if tracker:

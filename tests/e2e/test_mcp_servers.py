@@ -19,6 +19,7 @@ from transformers import AutoTokenizer
 
 from configs.settings import resolve_path
 from tests.serve_process import ServeApp
+from tests.training_status import wait_for_status
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +33,8 @@ def app(tmp_path_factory):
     config = {
         "model": {"model_path": str(SHIPPED_MODEL)},
         "generation": {"max_new_tokens": 8},
+        # Training rows for this server's tools (test_a_job_for_the_servers_tools_...).
+        "data": {"num_generated_examples": 240, "eval_rows_per_category": 6},
         "tools": {
             "functions": ["tools.builtin.calculator:calculate"],
             "mcp_servers": [
@@ -177,3 +180,37 @@ def test_tool_choice_naming_an_unknown_tool_is_a_400(client):
     response = client.post("/chat", json=body)
     assert response.status_code == 400
     assert "time__no_such_tool" in response.json()["detail"]
+
+
+def test_a_job_for_the_servers_tools_raises_held_out_accuracy_and_its_adapter_serves(client):
+    """Rows generated for the server's tools (really run for their results) train the model;
+    held-out rows (unseen phrasings of these tools, library tools never trained on) score it."""
+    job = {
+        "num_epochs": 2,
+        "batch_size": 8,
+        "learning_rate": 0.002,
+        "eval_max_examples": 30,
+        "checkpoint_every_steps": 100,
+        "auto_load_adapter": True,
+    }
+    started = client.post("/training/start", json={"config_updates": job})
+    assert started.status_code == 200, started.text
+    done = wait_for_status(
+        client, lambda s: s["state"] in ("succeeded", "failed", "stopped"), timeout_s=900
+    )
+    assert done["state"] == "succeeded", done
+    record = client.get(f"/training/jobs/{started.json()['job_id']}").json()
+    assert "generated" in json.dumps(record, ensure_ascii=False)
+    before, after = done["evaluation"]["before"], done["evaluation"]["after"]
+    assert set(after["by_category"]) == {
+        "simple",
+        "multiple",
+        "parallel",
+        "irrelevance",
+        "registry",
+    }
+    assert after["accuracy"] > before["accuracy"], done["evaluation"]
+    info = client.get("/model/info").json()
+    assert (info["model_path"], info["model_type"]) == (done["adapter_path"], "LoRA")
+    reply = client.post("/chat/simple", json={"text": "What time is it in Asia/Tokyo?"})
+    assert reply.status_code == 200, reply.text

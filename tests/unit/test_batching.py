@@ -50,6 +50,21 @@ def test_only_assistant_tokens_carry_loss(tiny_model_dir):
     assert len(truncated["input_ids"]) == len(truncated["labels"]) == 20
 
 
+def test_templates_without_generation_markers_label_the_same_tokens(tiny_model_dir):
+    """Qwen2.5's own template has no {% generation %} markers: the assistant's tokens are found
+    by rendering the conversation up to and through each reply instead."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    marked = tokenize_row(tokenizer, ROW, max_length=4096)
+    assert "generation" in tokenizer.chat_template
+    tokenizer.chat_template = tokenizer.chat_template.replace("{%- generation -%}", "").replace(
+        "{%- endgeneration -%}", ""
+    )
+    assert "generation %}" not in tokenizer.chat_template
+    assert tokenize_row(tokenizer, ROW, max_length=4096) == marked
+
+
 def padding_share(lengths: list[int], batches: list[list[int]]) -> float:
     padded = sum(max(lengths[i] for i in b) * len(b) for b in batches)
     return 1 - sum(lengths) / padded

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import pairwise
-
 import pytest
 import yaml
 
@@ -36,34 +34,11 @@ def test_invalid_override_names_the_field():
         build_config([], ["data.no_tool_share=1.0"])
 
 
-# The stages of the shipped model's recipe, in README order: copy drills, then tool rows, with
-# word drills between them.
-SHIPPED_STAGES = (
-    "tiny_copy", "tiny_tools", "tiny_tools_more", "tiny_words", "tiny_tools_words",
-    "tiny_tools_open", "tiny_words_again", "tiny_tools_again", "tiny_words_third",
-    "tiny_tools_fillers",
-)  # fmt: skip
-
-
-def test_shipped_recipes_validate_and_chain():
-    """The recipes README documents: a typo would otherwise surface an hour into a run."""
-    stages = [build_config([f"configs/{name}.yaml"], []) for name in SHIPPED_STAGES]
-    assert stages[0].model.model_path == "models/tiny-qwen2"
-    for before, stage in pairwise(stages):
-        # Each stage starts from the one before's export, which must be a loadable root.
-        assert stage.model.model_path.startswith(before.output.dir + "/")
-        assert stage.model.allowed_roots == [before.output.dir]
-    drills = [stage for stage in stages if stage.data.dataset_path is not None]
-    tools = [stage for stage in stages if stage.data.dataset_path is None]
-    assert len(drills) == 4 and len(tools) == 6
-    for stage in drills:
-        assert stage.data.dataset_path.startswith(stage.output.dir + "/")  # a dataset root
-    # Tool stages draw fresh rows (each its own seed) under the first one's held-out cut.
-    assert len({stage.data.seed for stage in tools}) == len(tools)
-    assert tools[0].data.holdout_seed is None
-    assert all(stage.data.holdout_seed == tools[0].data.seed for stage in tools[1:])
-    for stage in tools:
-        # generated rows, with a held-out validation side the job evaluates in full
-        assert round(stage.data.num_generated_examples * stage.data.validation_split) == (
-            stage.training.eval_max_examples
-        )
+def test_shipped_recipe_validates_and_trains_lora_over_the_default_model():
+    """The recipe README documents for the shipped adapter: a typo would surface an hour in."""
+    recipe = build_config(["configs/recipes/qwen_tools_lora.yaml"], [])
+    assert recipe.model.model_path == build_config([], []).model.model_path
+    assert recipe.training.method == "lora"
+    assert recipe.training.layers_to_transform and recipe.training.time_budget_s
+    categories = 5  # simple, multiple, parallel, irrelevance, registry
+    assert recipe.training.eval_max_examples == recipe.data.eval_rows_per_category * categories

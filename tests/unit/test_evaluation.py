@@ -2,40 +2,115 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from llm.generation import GenerationResult
-from train_app.evaluation import call_matches, first_turn, normalize_arguments
+from train_app.call_matching import calls_problem
+from train_app.evaluation import first_turn, row_category, score_reply
 from train_app.train_loop import evaluate
 
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "location": {"type": "string"},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"], "default": "celsius"},
+                "days": {"type": "integer"},
+            },
+            "required": ["location"],
+        },
+    },
+}
+EXPECTED = [{"name": "get_weather", "arguments": {"location": "北京", "days": 3}}]
 
-def result(calls, errors=()):
-    return GenerationResult(text="", content="", tool_calls=calls, tool_call_errors=list(errors))
+# (predicted calls, matches?, why) — the structural checks a held-out score rests on.
+CASES = [
+    ([{"name": "get_weather", "arguments": {"location": "北京", "days": 3}}], True, "same"),
+    (
+        [{"name": "get_weather", "arguments": {"days": 3.0, "location": " 北京。"}}],
+        True,
+        "normalised",
+    ),
+    ([{"name": "get_weather", "arguments": '{"location": "北京", "days": 3}'}], True, "JSON text"),
+    (
+        [{"name": "get_weather", "arguments": {"location": "北京", "days": 3, "unit": "celsius"}}],
+        True,
+        "an optional argument at its default",
+    ),
+    (
+        [{"name": "get_weather", "arguments": {"location": "北京", "days": 3, "unit": "kelvin"}}],
+        False,
+        "a value outside the enum",
+    ),
+    (
+        [
+            {
+                "name": "get_weather",
+                "arguments": {"location": "北京", "days": 3, "unit": "fahrenheit"},
+            }
+        ],
+        False,
+        "an optional argument nobody asked for",
+    ),
+    (
+        [{"name": "get_weather", "arguments": {"location": "北京", "days": "3"}}],
+        False,
+        "wrong type",
+    ),
+    ([{"name": "get_weather", "arguments": {"location": "上海", "days": 3}}], False, "wrong value"),
+    ([{"name": "get_weather", "arguments": {"days": 3}}], False, "required argument missing"),
+    ([{"name": "get_weather", "arguments": {"location": "北京"}}], False, "asked argument missing"),
+    (
+        [{"name": "get_weather", "arguments": {"location": "北京", "days": 3, "city": "x"}}],
+        False,
+        "an argument the schema lacks",
+    ),
+    ([{"name": "web_search", "arguments": {"location": "北京", "days": 3}}], False, "wrong tool"),
+    ([], False, "no call"),
+    (EXPECTED * 2, False, "one call too many"),
+]
 
 
-def test_arguments_compare_after_json_normalisation():
-    assert normalize_arguments({"b": 1, "a": "北京"}) == normalize_arguments(
-        '{"a": "北京", "b": 1}'
-    )
+@pytest.mark.parametrize(("predicted", "matches", "why"), CASES, ids=[c[2] for c in CASES])
+def test_calls_are_matched_by_structure(predicted, matches, why):
+    assert (calls_problem(EXPECTED, predicted, [WEATHER]) is None) is matches, why
 
 
-def test_call_matching_rules():
+def test_parallel_calls_match_in_any_order_and_each_only_once():
+    a = {"name": "get_weather", "arguments": {"location": "北京"}}
+    b = {"name": "get_weather", "arguments": {"location": "上海"}}
+    assert calls_problem([a, b], [b, a], [WEATHER]) is None
+    assert calls_problem([a, b], [a, a], [WEATHER]) is not None
+    assert calls_problem([], [], [WEATHER]) is None  # no call where none was due
+
+
+def test_strict_needs_tool_call_tags_where_lenient_takes_recovered_json():
     expected = [{"name": "get_weather", "arguments": {"location": "北京"}}]
-    assert call_matches(
-        expected, result([{"name": "get_weather", "arguments": {"location": "北京"}}])
-    )
-    assert not call_matches(
-        expected, result([{"name": "get_weather", "arguments": {"location": "上海"}}])
-    )
-    assert not call_matches(
-        expected, result([{"name": "web_search", "arguments": {"location": "北京"}}])
-    )
-    assert not call_matches(expected, result([]))
-    assert call_matches([], result([]))  # no call where none was due
-    assert not call_matches([], result([{"name": "calculate", "arguments": {"expression": "1"}}]))
-    assert not call_matches([], result([], errors=["block 1: broken JSON"]))
+    tagged = GenerationResult(text="", content="", tool_calls=expected)
+    fenced = GenerationResult(text="", content="", tool_calls=expected, recovered=["json_block"])
+    broken = GenerationResult(text="", content="", tool_calls=expected, tool_call_errors=["bad"])
+    assert score_reply(expected, tagged, [WEATHER])[:2] == (True, True)
+    assert score_reply(expected, fenced, [WEATHER])[:2] == (False, True)
+    assert score_reply(expected, broken, [WEATHER])[:2] == (False, False)
+
+
+def test_rows_without_a_category_get_one_from_their_shape():
+    def row(tools: int, calls: int) -> dict:
+        call = {"type": "function", "function": {"name": "get_weather", "arguments": {}}}
+        reply = {"role": "assistant", "content": "x", "tool_calls": [call] * calls}
+        return {"messages": [{"role": "user", "content": "q"}, reply], "tools": [WEATHER] * tools}
+
+    assert row_category(row(1, 1)) == "simple"
+    assert row_category(row(3, 1)) == "multiple"
+    assert row_category(row(2, 2)) == "parallel"
+    assert row_category(row(2, 0)) == "irrelevance"
+    assert row_category({**row(1, 1), "category": "registry"}) == "registry"
 
 
 def test_first_turn_splits_prompt_and_expected_calls():
@@ -95,25 +170,26 @@ def test_evaluation_during_training_runs_the_adapter_being_trained(tiny_model_di
     assert replies() != untrained
 
 
-def test_accuracy_is_split_by_the_tool_each_row_should_call(tiny_model_dir):
+def test_accuracy_is_split_by_category_with_perplexity_of_answers(tiny_model_dir):
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
 
-    def row(ask: str, name: str | None) -> dict:
+    def row(ask: str, calls: int, category: str) -> dict:
         reply = {"role": "assistant", "content": "ok"}
-        if name:
-            call = {"type": "function", "function": {"name": name, "arguments": {}}}
-            reply = {"role": "assistant", "content": "", "tool_calls": [call]}
-        return {"messages": [{"role": "user", "content": ask}, reply]}
+        call = {"type": "function", "function": {"name": "get_weather", "arguments": {}}}
+        if calls:
+            reply = {"role": "assistant", "content": "", "tool_calls": [call] * calls}
+        return {"messages": [{"role": "user", "content": ask}, reply], "category": category}
 
-    rows = [row("几点了？", "get_current_time"), row("What time is it?", "get_current_time")]
-    rows += [row("hi", None), row("Now?", "get_weather")]
+    rows = [row("几点了？", 1, "simple"), row("Weather?", 1, "simple"), row("hi", 0, "irrelevance")]
     scores = evaluate(model, tokenizer, rows, "cpu")
-    by_tool = scores["by_tool"]
-    assert {name: tally["total"] for name, tally in by_tool.items()} == {
-        "get_current_time": 2,
-        "get_weather": 1,
-        "none": 1,
+    by_category = scores["by_category"]
+    assert {name: tally["total"] for name, tally in by_category.items()} == {
+        "simple": 2,
+        "irrelevance": 1,
     }
-    assert sum(tally["correct"] for tally in by_tool.values()) == scores["correct"]
-    assert all(t["accuracy"] == round(t["correct"] / t["total"], 4) for t in by_tool.values())
+    assert sum(tally["strict"] for tally in by_category.values()) == scores["correct"]
+    for tally in by_category.values():
+        assert tally["accuracy"] == round(tally["strict"] / tally["total"], 4)
+        assert tally["lenient"] >= tally["strict"]
+    assert scores["answer_perplexity"] > 1.0

@@ -61,8 +61,20 @@ def make_job(tmp_path: Path, method: str = "lora", base: str | None = None) -> d
         "progress": {"state": "succeeded"},
         "adapter_path": str(folder),
         "evaluation": {
-            "before": {"accuracy": 0.25, "tool_name_accuracy": 0.5, "correct": 1, "total": 4},
-            "after": {"accuracy": 0.75, "tool_name_accuracy": 1.0, "correct": 3, "total": 4},
+            "before": {
+                "accuracy": 0.25,
+                "lenient_accuracy": 0.5,
+                "correct": 1,
+                "total": 4,
+                "by_category": {"simple": {"accuracy": 0.5}, "irrelevance": {"accuracy": 0.0}},
+            },
+            "after": {
+                "accuracy": 0.75,
+                "lenient_accuracy": 1.0,
+                "correct": 3,
+                "total": 4,
+                "by_category": {"simple": {"accuracy": 1.0}, "irrelevance": {"accuracy": 0.5}},
+            },
         },
     }
 
@@ -103,8 +115,9 @@ def test_card_reports_base_config_dataset_and_accuracy_before_after(tmp_path):
         "tags": ["mcp-tune", "tool-calling", "lora"],
     }
     assert "job-20260101-000000-abcd" in card
-    assert "| tool-call accuracy | 25.0% (1/4) | 75.0% (3/4) |" in card
-    assert "| right tool name | 50.0% | 100.0% |" in card
+    assert "| strict accuracy | 25.0% (1/4) | 75.0% (3/4) |" in card
+    assert "| lenient accuracy | 50.0% | 100.0% |" in card
+    assert "| irrelevance (strict) | 0.0% | 50.0% |" in card
     assert "| lora_r | 16 |" in card
     assert "| source | generated \\| from the tool registry |" in card  # a pipe stays in its cell
     assert "| train_rows | 36 |" in card

@@ -1,0 +1,77 @@
+"""``python -m train_app.evaluate``: held-out tool-call accuracy of any model, per category.
+
+Loads a model as serving does (a folder, a name from ``llm/model_sources.yaml``, or a LoRA
+adapter over its base), generates the held-out rows for the configured tools, and prints strict
+and lenient accuracy per category plus the perplexity of written answers; ``--output`` keeps the
+whole result as JSON. Example::
+
+    python -m train_app.evaluate --model models/qwen2.5-coder-0.5b-tools --per-category 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+from configs.atomic_files import atomic_write_text
+from configs.store import DEFAULT_CONFIG_FILE, load_config
+from llm.loading import load_model
+from tools.registry import ToolRegistry
+from train_app.evaluation import answer_perplexity, evaluate_tool_calls
+from train_app.tool_library import load_chat
+from train_app.tool_rows import generate_eval_rows
+
+
+def format_table(result: dict) -> str:
+    lines = [f"{'category':<12} {'rows':>5} {'strict':>8} {'lenient':>8}"]
+    for name, tally in result["by_category"].items():
+        lines.append(
+            f"{name:<12} {tally['total']:>5} {tally['accuracy']:>8.1%} "
+            f"{tally['lenient_accuracy']:>8.1%}"
+        )
+    lines.append(
+        f"{'overall':<12} {result['total']:>5} {result['accuracy']:>8.1%} "
+        f"{result['lenient_accuracy']:>8.1%}"
+    )
+    if "answer_perplexity" in result:
+        lines.append(f"answer perplexity on held-out questions: {result['answer_perplexity']:.3f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train_app.evaluate", description=__doc__)
+    parser.add_argument("--model", help="model folder, adapter folder or name (default: served)")
+    parser.add_argument("--per-category", type=int, default=20, help="rows per category")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the held-out rows")
+    parser.add_argument(
+        "--quantization", choices=("none", "int8"), default="none", help="CPU weights"
+    )
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--output", type=Path, help="write the whole result here as JSON")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    config = load_config(DEFAULT_CONFIG_FILE)
+    model_config = config.model.model_copy(update={"cpu_quantization": args.quantization})
+    loaded = load_model(args.model or config.model.model_path, None, model_config)
+    with ToolRegistry.from_config(config.tools) as registry:
+        rows = generate_eval_rows(registry.specs(), args.per_category, args.seed)
+    started = time.perf_counter()
+    result = evaluate_tool_calls(loaded, rows, batch_size=args.batch_size)
+    questions = [(q.question, q.answer) for q in load_chat() if q.heldout]
+    loaded.tokenizer.padding_side = "right"
+    result["answer_perplexity"] = answer_perplexity(loaded.model, loaded.tokenizer, questions)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    result["model"] = args.model or config.model.model_path
+    print(format_table(result))
+    print(f"{len(rows)} rows in {result['seconds']:.0f} s")
+    if args.output:
+        atomic_write_text(args.output, json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

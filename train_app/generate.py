@@ -1,0 +1,56 @@
+"""``python -m train_app.generate``: write the rows a job would generate, to read or edit them.
+
+Writes ``train.jsonl`` (library tools not held out, and the configured tools: built-in and MCP
+servers', whose results come from really running them) and ``validation.jsonl`` (held-out rows
+per category) into ``--output``. A job takes the edited file back as ``dataset_path``.
+
+    python -m train_app.generate --output runs/data --rows 480
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from configs.atomic_files import atomic_write_text
+from configs.store import DEFAULT_CONFIG_FILE, load_config
+from tools.registry import ToolRegistry
+from train_app.tool_rows import generate_eval_rows, generate_training_rows
+
+
+def write_jsonl(rows: list[dict], path: Path) -> None:
+    atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = load_config(DEFAULT_CONFIG_FILE)
+    data = config.data
+    parser = argparse.ArgumentParser(prog="python -m train_app.generate", description=__doc__)
+    parser.add_argument("--output", type=Path, required=True, help="folder for the two files")
+    parser.add_argument("--rows", type=int, default=data.num_generated_examples)
+    parser.add_argument("--seed", type=int, default=data.seed)
+    parser.add_argument("--per-category", type=int, default=data.eval_rows_per_category)
+    args = parser.parse_args(argv)
+    # File tools write into the output folder, never into the user's workspace.
+    tools = config.tools.model_copy(update={"workspace_dir": str(args.output / "workspace")})
+    with ToolRegistry.from_config(tools) as registry:
+        specs = registry.specs()
+        train = generate_training_rows(
+            specs,
+            registry,
+            args.rows,
+            args.seed,
+            max_exchanges=data.max_exchanges,
+            no_tool_share=data.no_tool_share,
+            parallel_share=data.parallel_share,
+        )
+        validation = generate_eval_rows(specs, args.per_category, args.seed)
+    write_jsonl(train, args.output / "train.jsonl")
+    write_jsonl(validation, args.output / "validation.jsonl")
+    print(f"{len(train)} training and {len(validation)} held-out rows in {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
