@@ -135,7 +135,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="TTFT samples per route")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
-        app = ServeApp(Path(workdir), {}).start(timeout_s=900)
+        # /chat/simple offers every built-in tool, as /v1 is sent them: the same prompts.
+        every_tool = {"tools": {"chat_capabilities": ["network", "write"]}}
+        app = ServeApp(Path(workdir), every_tool).start(timeout_s=900)
         try:
             results = asyncio.run(measure(app.url, args.tokens, args.repeats))
         finally:

@@ -213,6 +213,13 @@ class OutputConfig(Section):
 
 # A server's name prefixes its tools' names (<name>__<tool>), which must stay valid function names.
 _MCP_SERVER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+# What an MCP tool's description and input schema hash to (tools.mcp_client.tool_digest).
+_TOOL_DIGEST = re.compile(r"[0-9a-f]{16}")
+
+# What a tool can do beyond reading local data: write (change files or other state), network
+# (reach outside services, whose answers anyone may have written). A chat offers a tool only when
+# tools.chat_capabilities enables every capability it has.
+ToolCapability = Literal["write", "network"]
 
 
 class McpServerConfig(Section):
@@ -246,6 +253,37 @@ class McpServerConfig(Section):
         30.0, gt=0.0, description="Limit of starting or reaching it and listing its tools."
     )
     enabled: bool = Field(True, description="false keeps the entry without connecting to it.")
+    capabilities: list[ToolCapability] | None = Field(
+        None,
+        description="What its tools can do, for tools.chat_capabilities: write, network; null: "
+        "[network] for a url server, [] for a stdio one (declare [network] for a stdio server "
+        "that fetches from outside, e.g. mcp-server-fetch).",
+    )
+    approved_tools: dict[str, str] = Field(
+        default_factory=dict,
+        description="Tool (the server's own name) → digest of its description and input schema, "
+        "as the log and GET /status print it: a tool named here is offered only with this "
+        "digest. Tools not named are trusted as the session first listed them; a tool that "
+        "changes or appears later is held back until approved here.",
+    )
+
+    @property
+    def tool_capabilities(self) -> list[ToolCapability]:
+        """``capabilities``, or what the transport implies when it is null."""
+        if self.capabilities is not None:
+            return self.capabilities
+        return ["network"] if self.url is not None else []
+
+    @field_validator("approved_tools")
+    @classmethod
+    def _digests_look_right(cls, approved: dict[str, str]) -> dict[str, str]:
+        for tool, digest in approved.items():
+            if not _TOOL_DIGEST.fullmatch(digest):
+                raise ValueError(
+                    f"approved_tools[{tool!r}]: {digest!r} is not a digest: copy the 16 hex "
+                    "characters the log or GET /status prints for the tool"
+                )
+        return approved
 
     @field_validator("name")
     @classmethod
@@ -317,6 +355,13 @@ class ToolsConfig(Section):
         ".",
         description="Folder inside the workspace write_file may write to ('.' the whole "
         "workspace); null disables write_file.",
+    )
+    chat_capabilities: list[ToolCapability] = Field(
+        default_factory=list,
+        description="Capabilities the tools of /chat and /chat/simple may have: write "
+        "(write_file), network (get_weather, web_search, MCP servers reached by url). Tools with "
+        "none (calculate, get_current_time, list_files, read_file) are always offered; "
+        "/tools/execute, /mcp and /v1 are not limited by it.",
     )
 
     @field_validator("functions")

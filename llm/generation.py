@@ -23,6 +23,7 @@ from transformers import (
     TextIteratorStreamer,
 )
 
+from llm.control_tokens import control_token_pattern, neutralise
 from llm.loading import LoadedModel
 from llm.prefix_cache import batch_cache, row_prefix
 from tools.tool_calls import parse_tool_calls
@@ -102,13 +103,16 @@ class GenerationResult:
 def render_prompt(loaded: LoadedModel, request: GenerationRequest) -> list[int]:
     """Token ids of the chat rendered by the model's own template, ending with the assistant cue.
 
+    Text in the messages and tools that spells a control token stays text (``control_tokens``):
+    only the template's own control tokens structure the prompt.
     Raises PromptRenderError for messages the template cannot render (a tool call without a
     function name, say) or text that is not valid Unicode (an unpaired surrogate from JSON).
     """
+    pattern = control_token_pattern(loaded.tokenizer)
     try:
         text = loaded.tokenizer.apply_chat_template(
-            request.messages,
-            tools=request.tools or None,
+            neutralise(request.messages, pattern),
+            tools=neutralise(request.tools, pattern) or None,
             add_generation_prompt=True,
             tokenize=False,
         )

@@ -89,6 +89,9 @@ class Backends:
     async def tool_specs(self) -> list[dict[str, Any]]:
         return await self._call(self.tools, "specs")
 
+    async def chat_tools(self) -> list[dict[str, Any]]:
+        return await self._call(self.tools, "chat_tools")
+
     async def execute_tool(self, name: str, arguments: Any) -> dict[str, Any]:
         return await self._call(self.tools, "execute", name, arguments)
 

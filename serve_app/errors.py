@@ -28,6 +28,7 @@ from serve_app.model_server import NoModelLoadedError
 from serve_app.openai_compat import OpenAIError
 from serve_app.request_limits import LimitError
 from serve_app.schemas import ErrorResponse, OpenAIErrorResponse, UnprocessableResponse
+from serve_app.tool_policy import ToolNotAllowedError
 from serve_app.training_manager import JobNotFoundError, TrainingConflictError
 from train_app.dataset_validation import DatasetError
 from train_app.job_runner import TrainingSetupError
@@ -42,6 +43,7 @@ STATUS_BY_EXCEPTION: list[tuple[type[Exception], int]] = [
     (PromptRenderError, 400),
     (GenerationTimeoutError, 504),
     (ConfigError, 400),
+    (ToolNotAllowedError, 400),
     (DatasetError, 400),
     (TrainingSetupError, 400),
     (TrainingConflictError, 409),
@@ -53,6 +55,7 @@ STATUS_BY_EXCEPTION: list[tuple[type[Exception], int]] = [
 # ToolOutcome.error_kind → status of POST /tools/execute.
 STATUS_BY_TOOL_ERROR = {
     "unknown_tool": 404,
+    "held_back": 403,
     "invalid_arguments": 400,
     "tool_error": 400,
     "unavailable": 503,
@@ -63,7 +66,7 @@ STATUS_BY_TOOL_ERROR = {
 _ERROR_STATUSES = {
     400: "Invalid input; the detail names the field",
     401: "No API key, or a wrong one (when keys are configured)",
-    403: "A path outside the allowed folders",
+    403: "A path outside the allowed folders, or an MCP tool held back until approved",
     404: "Not there: no model loaded, unknown tool, job or upload",
     409: "Conflict: a training job is already running",
     413: "Request body over security.max_body_bytes",

@@ -4,12 +4,14 @@ Pure functions; the routes in ``serve_app/routes/openai.py`` wire them to the mo
 ``tool_choice`` is enforced by constrained decoding plus validation: ``required`` makes the reply
 start with ``<tool_call>``, a named function also fixes the name and the first required
 argument's key, and the call is then validated against the tool's JSON schema; an invalid call
-is retried with sampling (seeded) a few times.
+is retried with sampling (seeded) a few times. A call of a function the request's ``tools`` do
+not hold is never returned: a client may run whatever call it gets.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -20,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from llm.generation import GenerationRequest, GenerationResult
 from tools.tool_calls import decode_arguments
+
+logger = logging.getLogger("ray.serve")
 
 MAX_CHOICE_TRIES = 3
 
@@ -186,8 +190,15 @@ def completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
 
-def openai_tool_calls(result: GenerationResult, parallel: bool) -> list[dict[str, Any]]:
-    calls = result.tool_calls if parallel else result.tool_calls[:1]
+def openai_tool_calls(
+    result: GenerationResult, request: ChatCompletionRequest
+) -> list[dict[str, Any]]:
+    """The reply's calls in OpenAI's shape: only of functions in the request's ``tools``."""
+    functions = tool_functions(request)
+    calls = [call for call in result.tool_calls if call["name"] in functions]
+    for name in {call["name"] for call in result.tool_calls} - set(functions):
+        logger.warning("/v1: dropped a call of %s, which is not in the request's tools", name)
+    calls = calls if request.parallel_tool_calls else calls[:1]
     return [
         {
             "id": f"call_{uuid.uuid4().hex[:24]}",
@@ -204,10 +215,12 @@ def openai_tool_calls(result: GenerationResult, parallel: bool) -> list[dict[str
 def completion_body(
     request: ChatCompletionRequest, model: str, result: GenerationResult
 ) -> dict[str, Any]:
-    tool_calls = openai_tool_calls(result, request.parallel_tool_calls)
+    tool_calls = openai_tool_calls(result, request)
     message: dict[str, Any] = {"role": "assistant", "content": result.content or None}
     if tool_calls:
         message["tool_calls"] = tool_calls
+    # A reply whose only calls were dropped ends like a plain answer.
+    finish_reason = "stop" if result.finish_reason == "tool_calls" else result.finish_reason
     return {
         "id": completion_id(),
         "object": "chat.completion",
@@ -217,7 +230,7 @@ def completion_body(
             {
                 "index": 0,
                 "message": message,
-                "finish_reason": "tool_calls" if tool_calls else result.finish_reason,
+                "finish_reason": "tool_calls" if tool_calls else finish_reason,
                 "logprobs": None,
             }
         ],

@@ -34,7 +34,16 @@ class GenerationOptions(Strict):
     system_prompt: str | None = Field(None, description="Used when messages hold no system turn.")
 
 
-class ChatRequest(GenerationOptions):
+class ToolOptions(GenerationOptions):
+    allowed_tools: list[str] | None = Field(
+        None,
+        description="The only tools this chat may offer and run (names from GET /tools), within "
+        "those tools.chat_capabilities lets chats use; null: all of those. A call of any other "
+        "tool is refused, not run, and named in tool_call_errors.",
+    )
+
+
+class ChatRequest(ToolOptions):
     messages: list[ChatMessage] = Field(min_length=1)
     use_tools: bool = Field(False, description="Offer the registry's tools and run their calls.")
     tool_choice: Literal["none", "auto", "required"] | dict[str, Any] = Field(
@@ -45,7 +54,7 @@ class ChatRequest(GenerationOptions):
     )
 
 
-class SimpleChatRequest(GenerationOptions):
+class SimpleChatRequest(ToolOptions):
     text: str = Field(min_length=1)
 
 
@@ -110,6 +119,16 @@ class McpServerState(BaseModel):
     error: str | None = Field(description="Why it is not connected (or was last lost).")
 
 
+class McpHeldBackTool(BaseModel):
+    """A tool an MCP server changed or added after its first listing: not offered, not run."""
+
+    server: str
+    tool: str = Field(description="The server's name for it: the key in approved_tools.")
+    name: str = Field(description="The registry's name (<server>__<tool>).")
+    digest: str = Field(description="Its digest now: the value to approve it with.")
+    reason: str
+
+
 class StatusResponse(BaseModel):
     model_loaded: bool
     model_path: str | None
@@ -117,6 +136,11 @@ class StatusResponse(BaseModel):
     training_status: TrainingStatusSummary
     available_tools: list[str]
     mcp_servers: list[McpServerState] = []
+    mcp_held_back_tools: list[McpHeldBackTool] = Field(
+        [],
+        description="MCP tools held back until tools.mcp_servers[].approved_tools names them "
+        "with their digest.",
+    )
     hf_manager_available: bool
     prefix_cache: PrefixCacheStats | None = Field(
         None, description="The prefix KV cache of the model replica that answered."

@@ -50,6 +50,17 @@ class ToolExecutor:
         registry = await self._current_registry()
         return [spec.openai_schema()["function"] for spec in registry.specs()]
 
+    async def chat_tools(self) -> list[dict[str, Any]]:
+        """Each tool's function spec and capabilities, for the chat's choice (tool_policy)."""
+        registry = await self._current_registry()
+        return [
+            {
+                "function": tool.spec.openai_schema()["function"],
+                "capabilities": sorted(tool.capabilities),
+            }
+            for tool in registry.tools()
+        ]
+
     async def mcp_status(self) -> list[dict[str, Any]]:
         registry = await self._current_registry()
         return [asdict(status) for status in registry.mcp_status()]

@@ -13,3 +13,8 @@ class ToolUnavailableError(Exception):
 
 class ToolLoadError(ValueError):
     """A ``tools.functions`` entry cannot become a tool (import fails, no types, name collision)."""
+
+
+class ToolHeldBackError(Exception):
+    """An MCP server changed the tool (or added it) after its first listing; it is not run until
+    an operator approves it in the server's ``approved_tools``."""

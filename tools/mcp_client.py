@@ -7,6 +7,12 @@ an ``isError`` result becomes a ToolInputError (``tool_error``), a lost connecti
 the call sent once more, and only then is the server ``unavailable``. A server that cannot be
 started is recorded in ``status()``, never raised.
 
+A tool's description and schema are what the model obeys, so a server must not change them
+unnoticed (a "rug pull"). Every listing (the first, and the one after each reconnect) is checked:
+a tool whose description or schema differs from its first listing, or that is new since then, is
+held back (not offered, not run) and logged with its digest until ``approved_tools`` names it with
+that digest; a tool gone from the listing is simply gone.
+
 The sessions live on an event loop of their own in a daemon thread, so any caller can use them: a
 Serve replica's loop, the dataset generator's ``asyncio.run``, or plain sync code. The SDK is
 anyio-based and its cancel scopes must be left in the task that entered them, so each session's
@@ -17,6 +23,8 @@ requests on it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import os
 import re
@@ -38,11 +46,11 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from configs.settings import PROJECT_ROOT, McpServerConfig
-from tools.errors import ToolInputError, ToolUnavailableError
+from tools.errors import ToolHeldBackError, ToolInputError, ToolUnavailableError
 from tools.net_guard import async_request_hook, check_url
 from tools.tool_spec import Tool, ToolSpec
 
-__all__ = ["McpClient", "McpServerStatus", "registry_name"]
+__all__ = ["HeldTool", "McpClient", "McpServerStatus", "registry_name", "tool_digest"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +64,25 @@ _MAX_LIST_PAGES = 100
 # A session that does not wind down in this time is cancelled (stdio needs up to ~6 s to kill).
 _CLOSE_TIMEOUT_S = 10.0
 _STDERR_TAIL_LINES = 5
+_DIGEST_CHARS = 16
+
+
+@dataclass(frozen=True)
+class HeldTool:
+    """A tool of a server that is not offered until ``approved_tools`` names it with ``digest``."""
+
+    server: str
+    tool: str  # the server's own name: the key in approved_tools
+    name: str  # the registry's name
+    digest: str
+    reason: str
+
+    def message(self) -> str:
+        return (
+            f"tool {self.name} of MCP server {self.server} is held back: {self.reason}; to "
+            f"approve it, add {self.tool}: {self.digest} to the approved_tools of MCP server "
+            f"{self.server} (tools.mcp_servers)"
+        )
 
 
 @dataclass(frozen=True)
@@ -66,6 +93,7 @@ class McpServerStatus:
     connected: bool
     tools: list[str]
     error: str | None
+    held_back: list[HeldTool]
 
 
 def registry_name(server: str, tool: str) -> str:
@@ -98,6 +126,9 @@ class McpClient:
         """
         loop = previous._take_loop() if previous is not None else None
         kept = {session.config.name: session for session in previous._sessions} if previous else {}
+        # A new session of a server keeps the first listing its old one saw: held-back tools stay
+        # held when the entry changes (e.g. one of them is approved).
+        first_listings = {name: session.first_listing for name, session in kept.items()}
         sessions = []
         for config in configs:
             if not config.enabled:
@@ -114,7 +145,7 @@ class McpClient:
                 del kept[config.name]
                 sessions.append(reused)
             else:
-                sessions.append(_Session(config, allowed))
+                sessions.append(_Session(config, allowed, first_listings.get(config.name)))
         loop = loop or _LoopThread()
         starting = [session for session in sessions if not session.tools]
         loop.run(_gather(*(session.close() for session in kept.values())))
@@ -122,7 +153,13 @@ class McpClient:
         return cls(loop, sessions)
 
     def tools(self) -> list[Tool]:
+        """The tools offered now (the next listing may hold some back)."""
         return [tool for session in self._sessions for tool in session.tools]
+
+    def held_back(self, name: str) -> HeldTool | None:
+        """Why the tool of this registry name is held back; None if it is not."""
+        held = (tool for session in self._sessions for tool in session.held.values())
+        return next((tool for tool in held if tool.name == name), None)
 
     def status(self) -> list[McpServerStatus]:
         return [session.status() for session in self._sessions]
@@ -147,11 +184,20 @@ class McpClient:
 class _Session:
     """One server: its session, opened and closed by an owner task, its tools, its last error."""
 
-    def __init__(self, config: McpServerConfig, allowed_hosts: list[str]) -> None:
+    def __init__(
+        self,
+        config: McpServerConfig,
+        allowed_hosts: list[str],
+        first_listing: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
         self.config = config
         self.allowed_hosts = allowed_hosts
         self.tools: list[Tool] = []
+        self.held: dict[str, HeldTool] = {}
+        # Each tool's fingerprint as first listed (or last approved); None before any listing.
+        self.first_listing = first_listing
         self.error: str | None = None
+        self._loop_thread: _LoopThread | None = None
         self._client: Client | None = None
         # The task that owns the session; it ends with why the session ended, if not asked to.
         self._owner: asyncio.Task[str | None] | None = None
@@ -160,21 +206,23 @@ class _Session:
 
     def status(self) -> McpServerStatus:
         tools = [tool.spec.name for tool in self.tools]
-        return McpServerStatus(self.config.name, self._open(), tools, self.error)
+        held = list(self.held.values())
+        return McpServerStatus(self.config.name, self._open(), tools, self.error, held)
 
     async def start(self, loop: _LoopThread) -> None:
         """Connect and list the tools; a failure is recorded in ``error``, not raised."""
+        self._loop_thread = loop
         try:
             async with self._lock:
-                listed = await self._connect()
+                digests = await self._connect()
         except ToolUnavailableError:
             return
-        self.tools = _registry_tools(self.config, listed, self._caller(loop))
         logger.info(
-            "MCP server %s: connected (%s), tools %s",
+            "MCP server %s: connected (%s), tools %s, digests %s",
             self.config.name,
             _describe_transport(self.config),
             [tool.spec.name for tool in self.tools],
+            digests,
         )
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> Any:
@@ -182,6 +230,8 @@ class _Session:
         reason = None
         for attempt in (1, 2):
             client = await self._connected()
+            if tool in self.held:  # the listing after a reconnect held it back
+                raise ToolHeldBackError(self.held[tool].message())
             try:
                 result = await client.call_tool(tool, arguments)
             except Exception as error:
@@ -217,7 +267,10 @@ class _Session:
         alive = self._client is not None and self._owner is not None and not self._owner.done()
         return alive and (client is None or client is self._client)
 
-    def _caller(self, loop: _LoopThread) -> Callable[[str], Callable[..., Awaitable[Any]]]:
+    def _caller(self) -> Callable[[str], Callable[..., Awaitable[Any]]]:
+        loop = self._loop_thread
+        assert loop is not None
+
         def caller(tool: str) -> Callable[..., Awaitable[Any]]:
             async def call(**arguments: Any) -> Any:
                 return await loop.run_async(self.call(tool, arguments))
@@ -235,8 +288,9 @@ class _Session:
             assert self._client is not None
             return self._client
 
-    async def _connect(self) -> list[types.Tool]:
-        """Open a session in an owner task; its tools once it is ready. Hold the lock."""
+    async def _connect(self) -> dict[str, str]:
+        """Open a session in an owner task and take in its listing (``_review``); the digest of
+        each tool listed. Hold the lock."""
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[tuple[Client, list[types.Tool]]] = loop.create_future()
         stop = asyncio.Event()
@@ -259,7 +313,42 @@ class _Session:
             logger.warning("%s", self.error)
             raise ToolUnavailableError(self.error) from None
         self._client, self._owner, self._stop, self.error = client, owner, stop, None
-        return listed
+        approved, digests = self._review(listed)
+        self.tools = _registry_tools(self.config, approved, self._caller())
+        return digests
+
+    def _review(self, listed: list[types.Tool]) -> tuple[list[types.Tool], dict[str, str]]:
+        """The listed tools that may be offered, and every listed tool's digest; the others are
+        held back (``held``), each logged once.
+
+        A tool named in ``approved_tools`` must have that digest; any other must look as it did
+        in the first listing, and the first listing itself is trusted.
+        """
+        first = self.first_listing is None
+        baseline = dict(self.first_listing or {})
+        approved, held, digests = [], {}, {}
+        for tool in listed:
+            fingerprint = _fingerprint(tool)
+            digest = digests[tool.name] = tool_digest(fingerprint)
+            pinned = self.config.approved_tools.get(tool.name)
+            if pinned is not None:
+                reason = None if pinned == digest else "its digest differs from approved_tools"
+            elif tool.name in baseline:
+                before = baseline[tool.name]
+                changed = [key for key in fingerprint if fingerprint[key] != before.get(key)]
+                reason = f"its {', '.join(changed)} changed since first listed" if changed else None
+            else:
+                reason = None if first else "it is new since the server's first listing"
+            if reason is None:
+                approved.append(tool)
+                baseline[tool.name] = fingerprint
+                continue
+            name = registry_name(self.config.name, tool.name)
+            held[tool.name] = HeldTool(self.config.name, tool.name, name, digest, reason)
+            if self.held.get(tool.name) != held[tool.name]:
+                logger.warning("MCP server %s: %s", self.config.name, held[tool.name].message())
+        self.first_listing, self.held = baseline, held
+        return approved, digests
 
     async def _own(
         self,
@@ -400,6 +489,17 @@ async def _http_transport(config: McpServerConfig, allowed_hosts: list[str]) -> 
         yield streams
 
 
+def _fingerprint(tool: types.Tool) -> dict[str, Any]:
+    """What the model is told about a tool and what its arguments are checked against."""
+    return {"title": tool.title, "description": tool.description, "input schema": tool.input_schema}
+
+
+def tool_digest(fingerprint: dict[str, Any]) -> str:
+    """A short sha256 of a tool's fingerprint, as ``approved_tools`` holds it."""
+    text = json.dumps(fingerprint, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:_DIGEST_CHARS]
+
+
 async def _list_tools(client: Client) -> list[types.Tool]:
     listed: list[types.Tool] = []
     cursor: str | None = None
@@ -446,6 +546,7 @@ def _registry_tools(
             takes_config=False,
             validator=validator_class(schema),
             timeout_s=config.timeout_s,
+            capabilities=frozenset(config.tool_capabilities),
         )
     return list(tools.values())
 

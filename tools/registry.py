@@ -2,7 +2,8 @@
 
 Adding a tool is writing a typed function with a docstring and listing its ``module:function``
 import path in ``tools.functions``; this module derives everything else and needs no edit. The
-tools of the MCP servers in ``tools.mcp_servers`` join them (``tools.mcp_client``).
+tools of the MCP servers in ``tools.mcp_servers`` join them (``tools.mcp_client``): those a server
+offers at the time, so a tool its latest listing held back is neither offered nor run.
 A call never raises: every failure comes back as a ToolOutcome whose ``error_kind`` says whose
 fault it was, so the serving code can show it to the model or map it to an HTTP status.
 """
@@ -24,7 +25,7 @@ from jsonschema.exceptions import best_match
 from pydantic_core import to_jsonable_python
 
 from configs.settings import ToolsConfig
-from tools.errors import ToolInputError, ToolLoadError, ToolUnavailableError
+from tools.errors import ToolHeldBackError, ToolInputError, ToolLoadError, ToolUnavailableError
 from tools.mcp_client import McpClient, McpServerStatus
 from tools.tool_spec import Tool, ToolSpec, tool_from_function
 
@@ -32,7 +33,9 @@ __all__ = ["ErrorKind", "Tool", "ToolOutcome", "ToolRegistry", "ToolSpec", "tool
 
 logger = logging.getLogger(__name__)
 
-ErrorKind = Literal["unknown_tool", "invalid_arguments", "tool_error", "unavailable", "timeout"]
+ErrorKind = Literal[
+    "unknown_tool", "held_back", "invalid_arguments", "tool_error", "unavailable", "timeout"
+]
 
 # Keeps an error naming a long argument value readable.
 _MAX_PROBLEM_CHARS = 200
@@ -56,8 +59,9 @@ class ToolOutcome:
 class ToolRegistry:
     """Tools by name, with the tools settings injected into those that ask for ``config``.
 
-    A registry with MCP servers holds their sessions: ``close()`` it (or use it as a context
-    manager) when done, or hand it to the next ``from_config`` as ``previous``.
+    ``tools`` are local functions; ``mcp``'s tools are looked up when used, as its servers offer
+    them then. A registry with MCP servers holds their sessions: ``close()`` it (or use it as a
+    context manager) when done, or hand it to the next ``from_config`` as ``previous``.
     """
 
     def __init__(
@@ -65,15 +69,17 @@ class ToolRegistry:
     ) -> None:
         self._config = config
         self._mcp = mcp
-        self._tools: dict[str, Tool] = {}
-        for tool in tools:
+        local = list(tools)
+        seen: dict[str, Tool] = {}
+        for tool in [*local, *(mcp.tools() if mcp is not None else [])]:
             name = tool.spec.name
-            if name in self._tools:
+            if name in seen:
                 raise ToolLoadError(
-                    f"tool name {name!r} is used by both {_origin(self._tools[name])} and "
+                    f"tool name {name!r} is used by both {_origin(seen[name])} and "
                     f"{_origin(tool)}; tool names must be unique"
                 )
-            self._tools[name] = tool
+            seen[name] = tool
+        self._tools = {tool.spec.name: tool for tool in local}
 
     @classmethod
     def from_config(cls, config: ToolsConfig, previous: ToolRegistry | None = None) -> ToolRegistry:
@@ -93,7 +99,7 @@ class ToolRegistry:
             return cls(tools, config)
         mcp = McpClient.connect(servers, previous_mcp, config.allowed_hosts)
         try:
-            return cls(tools + mcp.tools(), config, mcp)
+            return cls(tools, config, mcp)
         except ToolLoadError:
             mcp.close()
             raise
@@ -131,11 +137,16 @@ class ToolRegistry:
         mcp, self._mcp = self._mcp, None
         return mcp
 
+    def tools(self) -> list[Tool]:
+        """The local tools, then the tools the MCP servers offer now."""
+        served = self._mcp.tools() if self._mcp is not None else []
+        return [*self._tools.values(), *(t for t in served if t.spec.name not in self._tools)]
+
     def specs(self) -> list[ToolSpec]:
-        return [tool.spec for tool in self._tools.values()]
+        return [tool.spec for tool in self.tools()]
 
     def get(self, name: str) -> Tool | None:
-        return self._tools.get(name)
+        return next((tool for tool in self.tools() if tool.spec.name == name), None)
 
     async def execute(self, name: str, arguments: Any) -> ToolOutcome:
         """Validate and run one call within ``timeout_s``, its result within ``max_result_chars``;
@@ -151,9 +162,12 @@ class ToolRegistry:
 
     async def _execute(self, name: str, arguments: Any) -> ToolOutcome:
         shown = arguments if isinstance(arguments, dict) else {}
-        tool = self._tools.get(name)
+        tool = self.get(name)
         if tool is None:
-            known = ", ".join(sorted(self._tools)) or "none"
+            held = self._mcp.held_back(name) if self._mcp is not None else None
+            if held is not None:
+                return _failure(name, shown, "held_back", held.message())
+            known = ", ".join(sorted(spec.name for spec in self.specs())) or "none"
             return _failure(name, shown, "unknown_tool", f"unknown tool {name!r}; known: {known}")
         if not isinstance(arguments, dict):
             return _failure(
@@ -186,6 +200,8 @@ class ToolRegistry:
             )
         if isinstance(error, ToolInputError):
             return _failure(name, arguments, "tool_error", str(error))
+        if isinstance(error, ToolHeldBackError):
+            return _failure(name, arguments, "held_back", str(error))
         if isinstance(error, ToolUnavailableError):
             return _failure(name, arguments, "unavailable", str(error))
         if error is not None:

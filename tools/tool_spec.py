@@ -5,16 +5,20 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, get_type_hints
+from typing import Any, TypeVar, get_type_hints
 
 from jsonschema import Draft202012Validator
 from pydantic import ConfigDict, PydanticUserError, create_model
 
-from configs.settings import ToolsConfig
+from configs.settings import ToolCapability, ToolsConfig
 from tools.errors import ToolLoadError
 
 # A keyword-only parameter of this name and type is filled by the registry, not by the model.
 CONFIG_PARAMETER = "config"
+# Where @capabilities leaves its marks on a tool function.
+_CAPABILITIES_ATTRIBUTE = "tool_capabilities"
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Keys whose values map names to schemas; a parameter may itself be called "title".
 _SCHEMA_MAPS = ("properties", "$defs", "patternProperties", "dependentSchemas")
@@ -47,7 +51,8 @@ class Tool:
     """A callable tool: its spec, the function, and the validator of its arguments.
 
     ``function`` is a plain function (run in a thread) or, for tools of MCP servers, a coroutine
-    function; ``timeout_s`` overrides ``tools.timeout_s`` for it.
+    function; ``timeout_s`` overrides ``tools.timeout_s`` for it. ``capabilities`` says what it
+    can do beyond reading local data (``tools.chat_capabilities`` decides whether chats get it).
     """
 
     spec: ToolSpec
@@ -55,6 +60,18 @@ class Tool:
     takes_config: bool
     validator: Draft202012Validator
     timeout_s: float | None = None
+    capabilities: frozenset[ToolCapability] = frozenset()
+
+
+def capabilities(*names: ToolCapability) -> Callable[[F], F]:
+    """Mark a tool function with what it can do beyond reading local data: ``write`` (it changes
+    files or other state), ``network`` (it reaches outside services)."""
+
+    def mark(func: F) -> F:
+        setattr(func, _CAPABILITIES_ATTRIBUTE, frozenset(names))
+        return func
+
+    return mark
 
 
 def tool_from_function(func: Callable[..., Any]) -> Tool:
@@ -105,7 +122,8 @@ def tool_from_function(func: Callable[..., Any]) -> Tool:
     parameters.setdefault("properties", {})
     Draft202012Validator.check_schema(parameters)
     spec = ToolSpec(name=name, description=description, parameters=parameters)
-    return Tool(spec, func, takes_config, Draft202012Validator(parameters))
+    marked = getattr(func, _CAPABILITIES_ATTRIBUTE, frozenset())
+    return Tool(spec, func, takes_config, Draft202012Validator(parameters), capabilities=marked)
 
 
 def _first_paragraph(docstring: str | None) -> str:

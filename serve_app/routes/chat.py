@@ -22,6 +22,7 @@ from serve_app.schemas import (
     now_iso,
 )
 from serve_app.tool_loop import ToolLoopResult, run_tool_loop
+from serve_app.tool_policy import chat_tool_specs
 
 router = APIRouter(tags=["chat"])
 
@@ -47,11 +48,13 @@ async def chat_turn(
     use_tools: bool,
     backends: Backends,
     tool_choice: ToolChoice = "auto",
+    allowed_tools: list[str] | None = None,
 ) -> ToolLoopResult:
     """Validate limits, then run one chat turn, with the tool loop when tools are offered.
 
-    ``tool_choice`` constrains the first round only, as a client of the OpenAI API would after
-    the tool results came back; ``none`` offers no tools.
+    The tools offered are those chats may use (``tool_policy``), narrowed to ``allowed_tools``;
+    the loop runs no call of any other. ``tool_choice`` constrains the first round only, as a
+    client of the OpenAI API would after the tool results came back; ``none`` offers no tools.
     """
     config = backends.config.get()
     check_limits(messages, options, config)
@@ -59,7 +62,11 @@ async def chat_turn(
     # One deadline for the whole turn, tool rounds included.
     deadline = time.time() + config.security.generation_timeout_s
     use_tools = use_tools and tool_choice != "none"
-    specs = await backends.tool_specs() if use_tools else []
+    specs = (
+        chat_tool_specs(await backends.chat_tools(), config.tools, allowed_tools)
+        if use_tools
+        else []
+    )
     functions = {spec["name"]: spec for spec in specs}
     tools = [{"type": "function", "function": spec} for spec in specs] or None
     prefill = forced_prefix(tool_choice, functions)  # 400 for an unknown tool or without tools
@@ -81,14 +88,14 @@ async def chat_turn(
             top_p=options.top_p or config.generation.top_p,
             repetition_penalty=config.generation.repetition_penalty,
             prefill=prefill if rounds == 1 else "",
-            tool_calls_allowed=use_tools,  # no tools offered: a call could not be run
+            tool_calls_allowed=tools is not None,  # no tools offered: a call could not be run
             deadline=deadline,
         )
         if rounds == 1 and prefill:
             return await generate_valid(backends.generate, request, functions, tool_choice)
         return await backends.generate(request)
 
-    if not use_tools:
+    if tools is None:
         result = await generate(messages)
         return ToolLoopResult(
             first=result,
@@ -97,7 +104,11 @@ async def chat_turn(
             recovered=list(result.recovered),
         )
     return await run_tool_loop(
-        messages, generate, backends.execute_tools, config.generation.max_tool_rounds
+        messages,
+        generate,
+        backends.execute_tools,
+        config.generation.max_tool_rounds,
+        allowed=set(functions),
     )
 
 
@@ -105,7 +116,9 @@ async def chat_turn(
 async def chat(body: ChatRequest, backends: BackendsDep) -> ChatResponse:
     """Answer a conversation; with ``use_tools`` the model's tool calls are executed first."""
     messages = [m.model_dump(exclude_none=True) for m in body.messages]
-    turn = await chat_turn(messages, body, body.use_tools, backends, body.tool_choice)
+    turn = await chat_turn(
+        messages, body, body.use_tools, backends, body.tool_choice, body.allowed_tools
+    )
     pending_calls = [] if body.use_tools else turn.last.tool_calls
     return ChatResponse(
         response=turn.last.content,
@@ -124,7 +137,8 @@ async def chat(body: ChatRequest, backends: BackendsDep) -> ChatResponse:
 @router.post("/chat/simple", response_model=SimpleChatResponse)
 async def chat_simple(body: SimpleChatRequest, backends: BackendsDep) -> SimpleChatResponse:
     """One user text → tool calls → tool results → final answer."""
-    turn = await chat_turn([{"role": "user", "content": body.text}], body, True, backends)
+    messages = [{"role": "user", "content": body.text}]
+    turn = await chat_turn(messages, body, True, backends, allowed_tools=body.allowed_tools)
     return SimpleChatResponse(
         user_input=body.text,
         assistant_response=turn.first.content,

@@ -223,7 +223,7 @@ async def stream_chunks(
             yield chunk({"content": visible[sent:]})
         formats = backends.config.get().model.tool_call_formats
         result = GenerationResult(text=text, **reply_parts(text, request, formats))
-    calls = openai_tool_calls(result, body.parallel_tool_calls)
+    calls = openai_tool_calls(result, body)
     for index, call in enumerate(calls):
         yield chunk({"tool_calls": [{"index": index, **call}]})
     yield chunk({}, "tool_calls" if calls else "stop")

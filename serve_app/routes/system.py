@@ -10,6 +10,7 @@ from serve_app.backends import BackendsDep, OverloadedError
 from serve_app.routes.training import status_from_record
 from serve_app.schemas import (
     HealthResponse,
+    McpHeldBackTool,
     McpServerState,
     StatusResponse,
     TrainingStatusSummary,
@@ -44,6 +45,7 @@ async def health(backends: BackendsDep) -> HealthResponse:
 async def status(backends: BackendsDep) -> StatusResponse:
     info = await backends.model_info()
     training = status_from_record(await backends.call_training("status"))
+    servers = await backends.mcp_status()
     return StatusResponse(
         model_loaded=info is not None,
         model_path=info["model_path"] if info else None,
@@ -52,7 +54,13 @@ async def status(backends: BackendsDep) -> StatusResponse:
             is_training=training.is_training, progress=training.progress, message=training.message
         ),
         available_tools=[spec["name"] for spec in await backends.tool_specs()],
-        mcp_servers=[McpServerState(**server) for server in await backends.mcp_status()],
+        mcp_servers=[
+            McpServerState(**{key: server[key] for key in ("name", "connected", "tools", "error")})
+            for server in servers
+        ],
+        mcp_held_back_tools=[
+            McpHeldBackTool(**tool) for server in servers for tool in server["held_back"]
+        ],
         hf_manager_available=importlib.util.find_spec("huggingface_hub") is not None,
         prefix_cache=info["prefix_cache"] if info else None,
         tool_calls_recovered=info["tool_calls_recovered"] if info else {},

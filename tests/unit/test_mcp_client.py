@@ -1,9 +1,11 @@
 """Tools of external MCP servers in the registry: a real SDK server over stdio and over Streamable
-HTTP (tests/mcp_fixture_server.py), listed, called, checked, failing, dying and coming back."""
+HTTP (tests/mcp_fixture_server.py), listed, called, checked, failing, dying and coming back, and
+changing its tools once listed (held back until approved)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import socket
@@ -243,7 +245,7 @@ def test_a_restarted_http_server_is_reconnected_and_unavailable_while_down() -> 
             back = run(registry, "web__add", {"a": 1, "b": 2})
             assert back.ok, back.error
             assert status_of(registry, "web") == status_of(registry, "web").__class__(
-                "web", True, [f"web__{tool}" for tool in FIXTURE_TOOLS], None
+                "web", True, [f"web__{tool}" for tool in FIXTURE_TOOLS], None, []
             )
     finally:
         server.stop()
@@ -287,3 +289,67 @@ def test_server_entries_are_validated(server: dict[str, Any], problem: str) -> N
 def test_server_names_are_unique() -> None:
     with pytest.raises(ValidationError, match="repeated: a"):
         tools_config({"name": "a", "command": "c"}, {"name": "a", "url": "http://h/mcp"})
+
+
+def names_of(registry: ToolRegistry) -> list[str]:
+    return [spec.name for spec in registry.specs()]
+
+
+def test_tools_a_server_changes_or_adds_after_its_first_listing_are_held_back_until_approved(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rug pull: the server restarts with shout's description changed and a new tool; the
+    listing after the reconnect is checked before the call that caused it runs."""
+    variant = tmp_path / "variant"
+    server = stdio_server(env={"MCP_FIXTURE_VARIANT_FILE": str(variant)})
+    first = ToolRegistry.from_config(tools_config(server))
+    try:
+        assert "fx__shout" in names_of(first)
+        variant.write_text("rug-pull")
+        os.kill(run(first, "fx__process_id", {}).result["result"], signal.SIGKILL)
+        with caplog.at_level(logging.WARNING, logger="tools.mcp_client"):
+            outcome = run(first, "fx__shout", {"text": "hi"})  # reconnects, lists again
+        assert outcome.error_kind == "held_back", outcome
+        held = {tool.tool: tool for tool in status_of(first, "fx").held_back}
+        assert sorted(held) == ["exfiltrate", "shout"]
+        assert held["shout"].reason == "its description changed since first listed"
+        assert held["exfiltrate"].reason == "it is new since the server's first listing"
+        shout = held["shout"]
+        assert outcome.error == shout.message()
+        assert f"add shout: {shout.digest} to the approved_tools of MCP server fx" in outcome.error
+        logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert f"MCP server fx: {shout.message()}" in logged
+        assert any("fx__exfiltrate" in line for line in logged)
+        # Held back: not offered, not run; the unchanged tools go on.
+        assert names_of(first) == [
+            "calculate",
+            *(f"fx__{tool}" for tool in FIXTURE_TOOLS if tool != "shout"),
+        ]
+        assert run(first, "fx__exfiltrate", {"data": "x"}).error_kind == "held_back"
+        assert run(first, "fx__add", {"a": 1, "b": 2}).result == {"result": 3}
+
+        approved = {**server, "approved_tools": {"shout": shout.digest}}
+        second = ToolRegistry.from_config(tools_config(approved), first)
+    finally:
+        first.close()
+    with second:
+        specs = {spec.name: spec for spec in second.specs()}
+        assert "call write_file" in specs["fx__shout"].description  # approved as it is now
+        assert run(second, "fx__shout", {"text": "hi"}).result == {"result": "HI"}
+        # The new session kept the first listing: the tool still unapproved stays held back.
+        assert "fx__exfiltrate" not in specs
+        assert [tool.tool for tool in status_of(second, "fx").held_back] == ["exfiltrate"]
+
+
+def test_a_tool_whose_digest_is_not_the_approved_one_is_held_back_from_the_first_listing() -> None:
+    """Digests in the config catch a change made while the app was down (no first listing)."""
+    pinned = stdio_server(approved_tools={"add": "0" * 16})
+    with ToolRegistry.from_config(tools_config(pinned)) as registry:
+        assert "fx__add" not in names_of(registry) and "fx__shout" in names_of(registry)
+        [held] = status_of(registry, "fx").held_back
+        assert (held.name, held.reason) == ("fx__add", "its digest differs from approved_tools")
+        digest = held.digest
+    right = stdio_server(approved_tools={"add": digest})
+    with ToolRegistry.from_config(tools_config(right)) as registry:
+        assert "fx__add" in names_of(registry)
+        assert status_of(registry, "fx").held_back == []

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from llm.generation import GenerationResult
-from serve_app.tool_loop import run_tool_loop
+from serve_app.tool_loop import DATA_NOTE, run_tool_loop
+
+ALLOWED = {"calculate", "broken"}
+
+
+def run(generate, max_rounds: int = 3, allowed=ALLOWED, text: str = "x"):
+    messages = [{"role": "user", "content": text}]
+    return asyncio.run(run_tool_loop(messages, generate, execute, max_rounds, allowed))
 
 
 def reply(content: str = "", calls: list[dict] | None = None) -> GenerationResult:
@@ -23,7 +31,11 @@ def scripted(*replies: GenerationResult):
     return generate, seen
 
 
+executed: list[str] = []
+
+
 async def execute(calls):
+    executed.extend(n for n, _ in calls)
     return [
         {
             "name": n,
@@ -42,20 +54,19 @@ def test_tool_results_go_back_to_the_model_as_tool_messages():
         reply(calls=[{"name": "calculate", "arguments": {"expression": "15*23"}}]),
         reply("15 * 23 = 345"),
     )
-    result = asyncio.run(
-        run_tool_loop([{"role": "user", "content": "15*23?"}], generate, execute, 3)
-    )
+    result = run(generate, text="15*23?")
     assert result.rounds == 1
     assert result.tool_results == [345]
     assert result.last.content == "15 * 23 = 345"
     second_prompt = seen[1]
     assert second_prompt[1]["role"] == "assistant" and second_prompt[1]["tool_calls"]
-    assert second_prompt[2] == {"role": "tool", "name": "calculate", "content": "345"}
+    assert second_prompt[2]["role"] == "tool" and second_prompt[2]["name"] == "calculate"
+    assert json.loads(second_prompt[2]["content"]) == {"note": DATA_NOTE, "result": 345}
 
 
 def test_tool_errors_are_shown_to_the_model_not_raised():
     generate, seen = scripted(reply(calls=[{"name": "broken", "arguments": {}}]), reply("sorry"))
-    result = asyncio.run(run_tool_loop([{"role": "user", "content": "x"}], generate, execute, 3))
+    result = run(generate)
     assert result.tool_results == [{"error": "boom", "error_kind": "tool_error"}]
     assert '"error": "boom"' in seen[1][-1]["content"]
 
@@ -63,12 +74,28 @@ def test_tool_errors_are_shown_to_the_model_not_raised():
 def test_rounds_are_capped():
     call = reply(calls=[{"name": "calculate", "arguments": {"expression": "1"}}])
     generate, _ = scripted(call, call, call)
-    result = asyncio.run(run_tool_loop([{"role": "user", "content": "x"}], generate, execute, 2))
+    result = run(generate, max_rounds=2)
     assert result.rounds == 2
     assert "stopped after 2 tool rounds" in result.tool_call_errors[-1]
 
 
 def test_direct_answer_runs_no_tools():
     generate, seen = scripted(reply("你好"))
-    result = asyncio.run(run_tool_loop([{"role": "user", "content": "hi"}], generate, execute, 3))
+    result = run(generate, text="hi")
     assert result.rounds == 0 and result.tool_calls == [] and len(seen) == 1
+
+
+def test_a_call_outside_the_allowed_tools_is_refused_not_run():
+    executed.clear()
+    calls = [
+        {"name": "calculate", "arguments": {"expression": "1+1"}},
+        {"name": "write_file", "arguments": {"path": "a", "content": "b"}},
+    ]
+    generate, seen = scripted(reply(calls=calls), reply("done"))
+    result = run(generate, allowed={"calculate"})
+    assert executed == ["calculate"]
+    refusal = "tool 'write_file' is not allowed in this request (allowed: calculate)"
+    assert result.tool_call_errors == [refusal]
+    assert result.tool_results == [345, {"error": refusal, "error_kind": "not_allowed"}]
+    assert [m["name"] for m in seen[1][2:]] == ["calculate", "write_file"]  # in call order
+    assert json.loads(seen[1][-1]["content"]) == {"note": DATA_NOTE, "error": refusal}

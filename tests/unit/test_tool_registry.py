@@ -14,6 +14,7 @@ from pydantic import Field
 from configs.settings import ToolsConfig
 from tools.errors import ToolInputError, ToolLoadError, ToolUnavailableError
 from tools.registry import ToolRegistry, tool_from_function
+from tools.tool_spec import capabilities
 
 BUILTINS = {
     "calculate",
@@ -119,6 +120,26 @@ def test_default_config_offers_every_builtin_tool():
     assert weather["required"] == ["location"]
     assert "config" not in weather["properties"]
     assert registry.get("no_such_tool") is None
+
+
+def test_builtin_tools_that_write_or_reach_the_network_say_so():
+    registry = ToolRegistry.from_config(ToolsConfig())
+    marked = {tool.spec.name: set(tool.capabilities) for tool in registry.tools()}
+    assert {name: caps for name, caps in marked.items() if caps} == {
+        "get_weather": {"network"},
+        "web_search": {"network"},
+        "write_file": {"write"},
+    }
+
+
+def test_a_tool_function_declares_its_capabilities():
+    @capabilities("write", "network")
+    def publish(text: str) -> str:
+        """Publish a text on the web."""
+        return text
+
+    assert tool_from_function(publish).capabilities == {"write", "network"}
+    assert tool_from_function(sleepy).capabilities == frozenset()
 
 
 @pytest.fixture

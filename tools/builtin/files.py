@@ -18,6 +18,7 @@ from pydantic import Field
 from configs.atomic_files import atomic_write_text
 from configs.settings import ToolsConfig, resolve_path
 from tools.errors import ToolInputError, ToolUnavailableError
+from tools.tool_spec import capabilities
 
 # Keeps a listing of a crowded folder small enough for the model's context.
 MAX_LIST_ENTRIES = 500
@@ -74,6 +75,7 @@ def read_file(path: RelativePath, *, config: ToolsConfig) -> dict[str, Any]:
         raise ToolInputError(f"{path!r} is not UTF-8 text") from error
 
 
+@capabilities("write")
 def write_file(
     path: RelativePath,
     content: Annotated[str, Field(description="The whole new text of the file")],

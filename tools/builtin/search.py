@@ -9,8 +9,10 @@ from pydantic import Field
 from configs.settings import ToolsConfig
 from tools.builtin.http_json import get_json
 from tools.errors import ToolInputError, ToolUnavailableError
+from tools.tool_spec import capabilities
 
 
+@capabilities("network")
 def web_search(
     query: Annotated[str, Field(description="What to search the web for")],
     *,

@@ -9,6 +9,7 @@ from pydantic import Field
 from configs.settings import ToolsConfig
 from tools.builtin.http_json import get_json
 from tools.errors import ToolInputError, ToolUnavailableError
+from tools.tool_spec import capabilities
 
 SERVICE = "weather service"
 CURRENT_FIELDS = ("temperature_2m", "relative_humidity_2m", "wind_speed_10m", "weather_code")
@@ -46,6 +47,7 @@ WMO_CONDITIONS: dict[int, str] = {
 }
 
 
+@capabilities("network")
 def get_weather(
     location: Annotated[str, Field(description="City or place name, e.g. 北京, Tokyo or Berlin")],
     *,
