@@ -40,9 +40,13 @@ QUESTIONS = [
 ]
 
 
+# The served model's /v1 id (the configured model_path), read from /v1/models once the app runs.
+MODEL_ID = ""
+
+
 def v1_body(tools: list[dict], question: str, max_tokens: int) -> dict:
     return {
-        "model": "qwen2.5-coder-0.5b-instruct",
+        "model": MODEL_ID,
         "messages": [{"role": "user", "content": question}],
         "tools": tools,
         "max_tokens": max_tokens,
@@ -82,8 +86,10 @@ async def decode(http: httpx.AsyncClient, tools: list[dict], concurrency: int, t
 
 
 async def measure(url: str, tokens: int, repeats: int) -> dict[str, dict]:
+    global MODEL_ID
     results: dict[str, dict] = {}
     async with httpx.AsyncClient(base_url=url, timeout=900) as http:
+        MODEL_ID = (await http.get("/v1/models")).json()["data"][0]["id"]
         schemas = (await http.get("/tools")).json()["tool_schemas"]
         tools = [
             {"type": "function", "function": {"name": name, **schema}}

@@ -110,8 +110,13 @@ class TrainingConfig(Section):
     )
     num_epochs: int = Field(1, ge=1, description="Passes over the training split.")
     learning_rate: float = Field(2e-4, gt=0.0, le=1.0, description="Peak AdamW learning rate.")
-    batch_size: int = Field(8, ge=1, description="Sequences per worker per optimizer micro-step.")
-    gradient_accumulation_steps: int = Field(1, ge=1, description="Micro-steps per optimizer step.")
+    batch_size: int = Field(
+        2,
+        ge=1,
+        description="Sequences per worker per micro-step: logits are kept at every position a "
+        "row of the batch learns from, so with a large vocabulary few long rows fit in memory.",
+    )
+    gradient_accumulation_steps: int = Field(2, ge=1, description="Micro-steps per optimizer step.")
     warmup_ratio: float = Field(
         0.05, ge=0.0, lt=1.0, description="Share of steps in linear warmup."
     )

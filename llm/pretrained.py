@@ -8,6 +8,7 @@ the folder appears only when complete. ``python -m llm.pretrained`` does it ahea
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shutil
 import tempfile
@@ -60,9 +61,19 @@ def resolve_model_source(name: str, cache_dir: str | Path) -> str:
     return name
 
 
+def served_base_name(model_path: str) -> str:
+    """The model a path serves weights from: a LoRA adapter folder's base, else the path itself
+    (the shipped default is an adapter over a model fetched by name)."""
+    adapter_config = resolve_path(model_path) / "adapter_config.json"
+    if adapter_config.is_file():
+        base = json.loads(adapter_config.read_text(encoding="utf-8")).get("base_model_name_or_path")
+        return base or model_path
+    return model_path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Fetch and convert a named model into the cache.")
-    parser.add_argument("name", nargs="?", default=AppConfig().model.model_path)
+    parser.add_argument("name", nargs="?", default=served_base_name(AppConfig().model.model_path))
     parser.add_argument("--cache-dir", default=AppConfig().model.cache_dir)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -16,7 +16,7 @@ from pathlib import Path
 from configs.atomic_files import atomic_write_text
 from configs.store import DEFAULT_CONFIG_FILE, load_config
 from tools.registry import ToolRegistry
-from train_app.tool_rows import generate_eval_rows, generate_training_rows
+from train_app.tool_rows import generate_rows
 
 
 def write_jsonl(rows: list[dict], path: Path) -> None:
@@ -34,18 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # File tools write into the output folder, never into the user's workspace.
     tools = config.tools.model_copy(update={"workspace_dir": str(args.output / "workspace")})
+    data = data.model_copy(
+        update={
+            "num_generated_examples": args.rows,
+            "seed": args.seed,
+            "eval_rows_per_category": args.per_category,
+        }
+    )
     with ToolRegistry.from_config(tools) as registry:
-        specs = registry.specs()
-        train = generate_training_rows(
-            specs,
-            registry,
-            args.rows,
-            args.seed,
-            max_exchanges=data.max_exchanges,
-            no_tool_share=data.no_tool_share,
-            parallel_share=data.parallel_share,
-        )
-        validation = generate_eval_rows(specs, args.per_category, args.seed)
+        train, validation = generate_rows(registry.specs(), registry, data)
     write_jsonl(train, args.output / "train.jsonl")
     write_jsonl(validation, args.output / "validation.jsonl")
     print(f"{len(train)} training and {len(validation)} held-out rows in {args.output}")

@@ -30,7 +30,7 @@ from llm.loading import adapter_base, local_model_path
 from tools.registry import ToolRegistry
 from train_app.dataset_loading import DatasetError
 from train_app.dataset_validation import check_dataset
-from train_app.tool_rows import generate_eval_rows, generate_training_rows
+from train_app.tool_rows import generate_rows
 from train_app.train_loop import TRACKER_NAMESPACE, WorkerSpec, train_loop_per_worker
 
 logger = logging.getLogger(__name__)
@@ -113,17 +113,7 @@ def prepare_job(
             train, validation = split_examples(rows, config.data.validation_split, config.data.seed)
             source = str(dataset_path)
         else:
-            data = config.data
-            train = generate_training_rows(
-                specs,
-                registry,
-                data.num_generated_examples,
-                data.seed,
-                max_exchanges=data.max_exchanges,
-                no_tool_share=data.no_tool_share,
-                parallel_share=data.parallel_share,
-            )
-            validation = generate_eval_rows(specs, data.eval_rows_per_category, data.seed)
+            train, validation = generate_rows(specs, registry, config.data)
             source = "generated from the tool library and the tool registry"
     data_dir = job_dir / "data"
     _write_jsonl(train, data_dir / "train.jsonl")

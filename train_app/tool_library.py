@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from tools.tool_spec import ToolSpec
 from train_app.slot_values import LANGUAGES, Language
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "tool_library"
@@ -58,14 +59,7 @@ class LibraryTool:
 
     def openai_schema(self) -> dict[str, Any]:
         assert self.parameters is not None, f"{self.name} takes its schema from the registry"
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.parameters,
-            },
-        }
+        return ToolSpec(self.name, self.description, self.parameters).openai_schema()
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from configs.settings import DataConfig
 from tools.registry import ToolRegistry
 from tools.tool_spec import ToolSpec
 from train_app.slot_values import LANGUAGES, Language, said_plainly
@@ -83,6 +84,22 @@ def library_makers(heldout: bool, exclude: set[str]) -> list[RequestMaker]:
         for tool in load_library().values()
         if tool.parameters is not None and tool.heldout == heldout and tool.name not in exclude
     ]
+
+
+def generate_rows(
+    specs: Sequence[ToolSpec | dict[str, Any]], registry: ToolRegistry | None, data: DataConfig
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The training and held-out rows ``data`` asks for (a job's, or ``train_app.generate``'s)."""
+    train = generate_training_rows(
+        specs,
+        registry,
+        data.num_generated_examples,
+        data.seed,
+        max_exchanges=data.max_exchanges,
+        no_tool_share=data.no_tool_share,
+        parallel_share=data.parallel_share,
+    )
+    return train, generate_eval_rows(specs, data.eval_rows_per_category, data.seed)
 
 
 def generate_training_rows(

@@ -39,15 +39,7 @@ from serve_app.schemas import ChatRequest, SimpleChatRequest
 from tools.registry import ToolRegistry, load_tool
 from tools.tool_spec import Tool, tool_from_function
 
-BUILTINS = [
-    "tools.builtin.calculator:calculate",
-    "tools.builtin.clock:get_current_time",
-    "tools.builtin.weather:get_weather",
-    "tools.builtin.search:web_search",
-    "tools.builtin.files:list_files",
-    "tools.builtin.files:read_file",
-    "tools.builtin.files:write_file",
-]
+BUILTINS = ToolsConfig().functions
 # Offered to chats by default: the tools without capabilities, and the stdio MCP server's tool.
 DEFAULT_ALLOWED = {"calculate", "get_current_time", "list_files", "read_file", "docs__search"}
 NOTES = "the user's secret notes: password hunter2"

