@@ -186,6 +186,13 @@ class DataConfig(Section):
         description="Share of generated training turns no offered tool fits: requests for a tool "
         "that is not offered (answered with a refusal) and general questions.",
     )
+    registry_share: float = Field(
+        0.35,
+        ge=0.0,
+        le=1.0,
+        description="Share of generated training rows that offer the app's own tools (built-in "
+        "and MCP servers') rather than the tool library's; raise it to train for your tools.",
+    )
     parallel_share: float = Field(
         0.2,
         ge=0.0,

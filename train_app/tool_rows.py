@@ -44,7 +44,6 @@ logger = logging.getLogger(__name__)
 
 TRAIN_MIX = {"call": 0.55, "parallel": 0.2, "irrelevance": 0.15, "chat": 0.1}
 EVAL_CATEGORIES = ("simple", "multiple", "parallel", "irrelevance", "registry")
-REGISTRY_ROW_SHARE = 0.35
 MAX_OFFERED = 4
 MAX_RESULT_CHARS = 600
 
@@ -98,6 +97,7 @@ def generate_rows(
         max_exchanges=data.max_exchanges,
         no_tool_share=data.no_tool_share,
         parallel_share=data.parallel_share,
+        registry_share=data.registry_share,
     )
     return train, generate_eval_rows(specs, data.eval_rows_per_category, data.seed)
 
@@ -110,6 +110,7 @@ def generate_training_rows(
     max_exchanges: int = 3,
     no_tool_share: float = TRAIN_MIX["irrelevance"] + TRAIN_MIX["chat"],
     parallel_share: float = TRAIN_MIX["parallel"],
+    registry_share: float = 0.35,
 ) -> list[dict[str, Any]]:
     """``count`` training rows; no held-out library tool is ever offered in one."""
     if count < 1 or max_exchanges < 1:
@@ -129,9 +130,7 @@ def generate_training_rows(
     }
     conversations = []
     for _ in range(count):
-        pool = (
-            registry_makers if registry_makers and rng.random() < REGISTRY_ROW_SHARE else synthetic
-        )
+        pool = registry_makers if registry_makers and rng.random() < registry_share else synthetic
         offered = _offer(rng, pool, outside)
         language = rng.choice(LANGUAGES)
         exchanges = [

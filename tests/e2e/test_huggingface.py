@@ -172,7 +172,7 @@ def test_upload_runs_in_the_background_and_lands_on_the_hub(client, app, hub):
     )
     card = repo.files["README.md"].decode()
     assert "base_model: Qwen/Qwen2-0.5B-Instruct" in card and TRAINED in card
-    assert "| tool-call accuracy | 10.0% (1/10) | 90.0% (9/10) |" in card
+    assert "| strict accuracy | 10.0% (1/10) | 90.0% (9/10) |" in card
     assert repo.private is True
     assert hub_calls(hub) == [
         "POST /api/repos/create",

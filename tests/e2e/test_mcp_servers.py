@@ -34,7 +34,11 @@ def app(tmp_path_factory):
         "model": {"model_path": str(SHIPPED_MODEL)},
         "generation": {"max_new_tokens": 8},
         # Training rows for this server's tools (test_a_job_for_the_servers_tools_...).
-        "data": {"num_generated_examples": 240, "eval_rows_per_category": 6},
+        "data": {
+            "num_generated_examples": 200,
+            "registry_share": 0.9,
+            "eval_rows_per_category": 8,
+        },
         "tools": {
             "functions": ["tools.builtin.calculator:calculate"],
             "mcp_servers": [
@@ -183,13 +187,15 @@ def test_tool_choice_naming_an_unknown_tool_is_a_400(client):
 
 
 def test_a_job_for_the_servers_tools_raises_held_out_accuracy_and_its_adapter_serves(client):
-    """Rows generated for the server's tools (really run for their results) train the model;
-    held-out rows (unseen phrasings of these tools, library tools never trained on) score it."""
+    """Rows generated mostly for the app's own tools, the server's among them (really run for
+    their results), train the model; the held-out rows of those tools (phrasings training never
+    used) score it, beside the library's held-out tools."""
     job = {
-        "num_epochs": 2,
+        "num_epochs": 4,
         "batch_size": 8,
-        "learning_rate": 0.002,
-        "eval_max_examples": 30,
+        "gradient_accumulation_steps": 1,
+        "learning_rate": 0.003,
+        "eval_max_examples": 40,
         "checkpoint_every_steps": 100,
         "auto_load_adapter": True,
     }
@@ -209,7 +215,8 @@ def test_a_job_for_the_servers_tools_raises_held_out_accuracy_and_its_adapter_se
         "irrelevance",
         "registry",
     }
-    assert after["accuracy"] > before["accuracy"], done["evaluation"]
+    own_tools_before = before["by_category"]["registry"]["accuracy"]
+    assert after["by_category"]["registry"]["accuracy"] > own_tools_before, done["evaluation"]
     info = client.get("/model/info").json()
     assert (info["model_path"], info["model_type"]) == (done["adapter_path"], "LoRA")
     reply = client.post("/chat/simple", json={"text": "What time is it in Asia/Tokyo?"})
