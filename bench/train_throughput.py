@@ -27,6 +27,7 @@ from ray.train.torch import TorchTrainer
 from configs.settings import TrainingConfig
 from configs.store import load_config
 from llm.loading import local_model_path
+from llm.pretrained import served_base_name
 from tools.registry import ToolRegistry
 from train_app.batching import collate, length_grouped_batches, tokenize_row
 from train_app.tool_rows import generate_training_rows
@@ -74,11 +75,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=24)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=2)
-    parser.add_argument("--model", default=None, help="default: the configured model")
+    parser.add_argument("--model", default=None, help="default: the served model's base")
     args = parser.parse_args()
     torch.set_num_threads(2)
     config = load_config()
-    model = local_model_path(args.model or config.model.model_path, config.model.cache_dir)
+    served = args.model or served_base_name(config.model.model_path)
+    model = local_model_path(served, config.model.cache_dir)
     with ToolRegistry.from_config(config.tools) as registry:
         rows = generate_training_rows(registry.specs(), registry, args.rows, seed=0)
 
