@@ -24,7 +24,7 @@ import torch
 from ray.train import RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
-from configs.settings import TrainingConfig
+from configs.settings import DataConfig, TrainingConfig
 from configs.store import load_config
 from llm.loading import local_model_path
 from llm.pretrained import served_base_name
@@ -82,7 +82,8 @@ def main() -> None:
     served = args.model or served_base_name(config.model.model_path)
     model = local_model_path(served, config.model.cache_dir)
     with ToolRegistry.from_config(config.tools) as registry:
-        rows = generate_training_rows(registry.specs(), registry, args.rows, seed=0)
+        data = DataConfig(num_generated_examples=args.rows, seed=0)
+        rows = generate_training_rows(registry.specs(), registry, data)
 
     with tempfile.TemporaryDirectory() as tmp:
         train_file = Path(tmp) / "train.jsonl"

@@ -21,7 +21,6 @@ from configs.store import DEFAULT_CONFIG_FILE, load_config
 from llm.loading import load_model
 from tools.registry import ToolRegistry
 from train_app.evaluation import answer_perplexity, evaluate_tool_calls
-from train_app.tool_library import load_chat
 from train_app.tool_rows import generate_eval_rows
 
 
@@ -61,9 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = generate_eval_rows(registry.specs(), args.per_category, args.seed)
     started = time.perf_counter()
     result = evaluate_tool_calls(loaded, rows, batch_size=args.batch_size)
-    questions = [(q.question, q.answer) for q in load_chat() if q.heldout]
-    loaded.tokenizer.padding_side = "right"
-    result["answer_perplexity"] = answer_perplexity(loaded.model, loaded.tokenizer, questions)
+    result["answer_perplexity"] = answer_perplexity(loaded.model, loaded.tokenizer)
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["model"] = args.model or config.model.model_path
     print(format_table(result))

@@ -9,6 +9,7 @@ irrelevance), plus ``registry`` (the app's own tools in held-out phrasings).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any
@@ -20,6 +21,7 @@ from llm.loading import LoadedModel
 from tools.tool_calls import TOOL_CALL_FORMATS
 from train_app.batching import IGNORE_INDEX, tokenize_row
 from train_app.call_matching import calls_problem
+from train_app.tool_library import load_chat
 
 MAX_MISSES = 8
 
@@ -66,7 +68,8 @@ def evaluate_tool_calls(
 ) -> dict[str, Any]:
     """Score each row's first reply; rows are decoded grouped by tool list, so rows offering the
     same tools share their prompt prefix in the prefix cache when the model has one."""
-    loaded.tool_call_formats = tuple(TOOL_CALL_FORMATS)
+    # Every format is read, so lenient accuracy sees them all; the caller's model is untouched.
+    loaded = dataclasses.replace(loaded, tool_call_formats=tuple(TOOL_CALL_FORMATS))
     order = sorted(range(len(rows)), key=lambda i: json.dumps(rows[i].get("tools"), sort_keys=True))
     tallies: dict[str, dict[str, int]] = {}
     misses: list[dict[str, Any]] = []
@@ -126,18 +129,16 @@ def _ratio(part: int, whole: int) -> float:
 
 
 @torch.no_grad()
-def answer_perplexity(
-    model: torch.nn.Module, tokenizer: Any, pairs: list[tuple[str, str]]
-) -> float:
-    """Perplexity of written answers to plain questions (no tools): a LoRA that taught tool calls
-    should leave how the model answers in words about where it was."""
+def answer_perplexity(model: torch.nn.Module, tokenizer: Any) -> float:
+    """Perplexity of the written answers to the held-out general questions (no tools): a LoRA
+    that taught tool calls should leave how the model answers in words about where it was."""
     device = next(model.parameters()).device
     total_loss, total_tokens = 0.0, 0
-    for question, answer in pairs:
+    for question in (q for q in load_chat() if q.heldout):
         row = {
             "messages": [
-                {"role": "user", "content": question},
-                {"role": "assistant", "content": answer},
+                {"role": "user", "content": question.question},
+                {"role": "assistant", "content": question.answer},
             ]
         }
         example = tokenize_row(tokenizer, row, 4096)

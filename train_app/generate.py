@@ -10,17 +10,12 @@ per category) into ``--output``. A job takes the edited file back as ``dataset_p
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from configs.atomic_files import atomic_write_text
 from configs.store import DEFAULT_CONFIG_FILE, load_config
 from tools.registry import ToolRegistry
+from train_app.job_runner import write_jsonl
 from train_app.tool_rows import generate_rows
-
-
-def write_jsonl(rows: list[dict], path: Path) -> None:
-    atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,7 +52,7 @@ class PreparedJob:
     dataset_summary: dict[str, Any]
 
 
-def _write_jsonl(rows: list[dict[str, Any]], path: Path) -> None:
+def write_jsonl(rows: list[dict[str, Any]], path: Path) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
@@ -116,8 +116,8 @@ def prepare_job(
             train, validation = generate_rows(specs, registry, config.data)
             source = "generated from the tool library and the tool registry"
     data_dir = job_dir / "data"
-    _write_jsonl(train, data_dir / "train.jsonl")
-    _write_jsonl(validation, data_dir / "validation.jsonl")
+    write_jsonl(train, data_dir / "train.jsonl")
+    write_jsonl(validation, data_dir / "validation.jsonl")
     spec = WorkerSpec(
         job_id=job_id,
         base_model_path=str(base),

@@ -42,7 +42,9 @@ from train_app.tool_requests import Request, RequestMaker
 
 logger = logging.getLogger(__name__)
 
-TRAIN_MIX = {"call": 0.55, "parallel": 0.2, "irrelevance": 0.15, "chat": 0.1}
+# Of the turns no offered tool fits: requests for a tool that is not offered; the rest are
+# general questions.
+IRRELEVANT_REQUEST_SHARE = 0.6
 EVAL_CATEGORIES = ("simple", "multiple", "parallel", "irrelevance", "registry")
 MAX_OFFERED = 4
 MAX_RESULT_CHARS = 600
@@ -89,53 +91,36 @@ def generate_rows(
     specs: Sequence[ToolSpec | dict[str, Any]], registry: ToolRegistry | None, data: DataConfig
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The training and held-out rows ``data`` asks for (a job's, or ``train_app.generate``'s)."""
-    train = generate_training_rows(
-        specs,
-        registry,
-        data.num_generated_examples,
-        data.seed,
-        max_exchanges=data.max_exchanges,
-        no_tool_share=data.no_tool_share,
-        parallel_share=data.parallel_share,
-        registry_share=data.registry_share,
-    )
+    train = generate_training_rows(specs, registry, data)
     return train, generate_eval_rows(specs, data.eval_rows_per_category, data.seed)
 
 
 def generate_training_rows(
-    specs: Sequence[ToolSpec | dict[str, Any]],
-    registry: ToolRegistry | None,
-    count: int,
-    seed: int,
-    max_exchanges: int = 3,
-    no_tool_share: float = TRAIN_MIX["irrelevance"] + TRAIN_MIX["chat"],
-    parallel_share: float = TRAIN_MIX["parallel"],
-    registry_share: float = 0.35,
+    specs: Sequence[ToolSpec | dict[str, Any]], registry: ToolRegistry | None, data: DataConfig
 ) -> list[dict[str, Any]]:
-    """``count`` training rows; no held-out library tool is ever offered in one."""
-    if count < 1 or max_exchanges < 1:
-        raise ValueError("need at least one row of at least one exchange")
-    if not 0.0 <= no_tool_share + parallel_share < 1.0:
-        raise ValueError("no_tool_share + parallel_share must be below 1")
-    rng = random.Random(f"train:{seed}")
+    """``data.num_generated_examples`` training rows; no held-out library tool is ever offered
+    in one."""
+    if data.no_tool_share + data.parallel_share >= 1.0:
+        raise ValueError("data.no_tool_share + data.parallel_share must be below 1")
+    rng = random.Random(f"train:{data.seed}")
     registry_makers = tool_makers(specs)
     synthetic = library_makers(False, {m.name for m in registry_makers})
     outside = [*synthetic, *registry_makers]
     chat = [q for q in load_chat() if not q.heldout]
     mix = {
-        "call": 1.0 - no_tool_share - parallel_share,
-        "parallel": parallel_share,
-        "irrelevance": no_tool_share * 0.6,
-        "chat": no_tool_share * 0.4,
+        "call": 1.0 - data.no_tool_share - data.parallel_share,
+        "parallel": data.parallel_share,
+        "irrelevance": data.no_tool_share * IRRELEVANT_REQUEST_SHARE,
+        "chat": data.no_tool_share * (1.0 - IRRELEVANT_REQUEST_SHARE),
     }
     conversations = []
-    for _ in range(count):
-        pool = registry_makers if registry_makers and rng.random() < registry_share else synthetic
-        offered = _offer(rng, pool, outside)
+    for _ in range(data.num_generated_examples):
+        use_registry = registry_makers and rng.random() < data.registry_share
+        offered = _offer(rng, registry_makers if use_registry else synthetic, outside)
         language = rng.choice(LANGUAGES)
         exchanges = [
             _exchange(rng, _category(rng, mix), offered, outside, chat, language, heldout=False)
-            for _ in range(rng.randint(1, max_exchanges))
+            for _ in range(rng.randint(1, data.max_exchanges))
         ]
         conversations.append((offered, exchanges))
     return _rows(conversations, registry)

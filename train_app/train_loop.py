@@ -32,7 +32,6 @@ from llm.loading import LoadedModel
 from llm.prefix_cache import PrefixCache
 from train_app.batching import IGNORE_INDEX, collate, length_grouped_batches, tokenize_row
 from train_app.evaluation import answer_perplexity, evaluate_tool_calls
-from train_app.tool_library import load_chat
 
 logger = logging.getLogger(__name__)
 
@@ -160,8 +159,7 @@ def evaluate(model: torch.nn.Module, tokenizer: Any, rows: list[dict], device) -
     model.eval()
     try:
         result = evaluate_tool_calls(loaded, rows)
-        questions = [(q.question, q.answer) for q in load_chat() if q.heldout]
-        result["answer_perplexity"] = answer_perplexity(model, tokenizer, questions)
+        result["answer_perplexity"] = answer_perplexity(model, tokenizer)
         return result
     finally:
         model.train()
@@ -256,6 +254,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     # Wall time of the loop, checkpoints and progress messages included: the honest throughput.
     loop_started, seconds_before = time.perf_counter(), state["train_seconds"]
     start_epoch, done_in_epoch = divmod(step, steps_per_epoch)
+    finished = False  # every step done (num_epochs or max_steps), or the time budget spent
     for epoch in range(start_epoch, training.num_epochs):
         micro_batches = plan_batches(lengths, training, epoch, rank, world)
         skip = done_in_epoch * training.gradient_accumulation_steps if epoch == start_epoch else 0
@@ -299,13 +298,13 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             if step >= total_steps or _any_rank(out_of_time, world):
                 if out_of_time and tracker and rank == 0:
                     tracker.set_state.remote("running", "time budget spent: finishing")
+                finished = True
                 break
-            if step % training.checkpoint_every_steps == 0 and step < total_steps:
+            if step % training.checkpoint_every_steps == 0:
                 checkpoint_and_report(final=False)
             accumulated_loss, tokens, step_started = 0.0, 0, time.perf_counter()
-        else:
-            continue
-        break  # max_steps or the time budget ended training inside this epoch
+        if finished:
+            break
 
     if rank == 0 and validation:
         if tracker:

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from jsonschema import Draft202012Validator
 
-from configs.settings import ToolsConfig
+from configs.settings import DataConfig, ToolsConfig
 from tools.registry import ToolRegistry
 from train_app.tool_library import load_library
 from train_app.tool_requests import RequestMaker, generic_request
@@ -47,7 +47,9 @@ def registry(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def training_rows(registry):
-    return generate_training_rows(registry.specs(), registry, 300, seed=3)
+    return generate_training_rows(
+        registry.specs(), registry, DataConfig(num_generated_examples=300, seed=3)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -173,13 +175,15 @@ def test_registry_rows_in_eval_use_phrasings_training_never_uses(
 
 def test_generation_is_seeded(registry):
     specs = registry.specs()
-    first = generate_training_rows(specs, None, 20, seed=5)
-    assert generate_training_rows(specs, None, 20, seed=5) == first
-    assert generate_training_rows(specs, None, 20, seed=6) != first
+    first = generate_training_rows(specs, None, DataConfig(num_generated_examples=20, seed=5))
+    again = generate_training_rows(specs, None, DataConfig(num_generated_examples=20, seed=5))
+    other = generate_training_rows(specs, None, DataConfig(num_generated_examples=20, seed=6))
+    assert again == first
+    assert other != first
 
 
 def test_tools_the_library_does_not_know_get_requests_from_their_schema():
-    rows = generate_training_rows([MCP_LIKE_TOOL], None, 60, seed=0)
+    rows = generate_training_rows([MCP_LIKE_TOOL], None, DataConfig(num_generated_examples=60))
     schema = MCP_LIKE_TOOL["function"]["parameters"]
     made = [c for row in rows for c in calls(row) if c["name"] == "time__convert_time"]
     assert made, "the MCP tool is never called"
