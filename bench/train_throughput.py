@@ -26,7 +26,7 @@ from ray.train.torch import TorchTrainer
 
 from configs.settings import DataConfig, TrainingConfig
 from configs.store import load_config
-from llm.loading import local_model_path
+from llm.model_sources import local_model_path
 from llm.pretrained import served_base_name
 from tools.registry import ToolRegistry
 from train_app.batching import collate, length_grouped_batches, tokenize_row

@@ -28,7 +28,7 @@ class Section(BaseModel):
 
 class ModelConfig(Section):
     model_path: str = Field(
-        "qwen2.5-coder-0.5b-instruct",
+        "models/qwen2.5-coder-0.5b-tools",
         description="Folder of a full model (config.json) or a LoRA adapter (adapter_config.json), "
         "a model fetched by name (llm/model_sources.yaml), or a hub id where a hub is reachable.",
     )
@@ -135,6 +135,13 @@ class TrainingConfig(Section):
         None,
         description="Decoder layers (0-based) that get LoRA; None: all. The last layers alone "
         "skip the backward pass through the ones below (faster steps on CPU).",
+    )
+    trainable_tokens: list[str] = Field(
+        default_factory=lambda: ["<tool_call>", "</tool_call>"],
+        description="Tokens whose embedding rows (and, tied to them, output rows) a LoRA job "
+        "trains too; each must be one token of the base model's tokenizer; [] for none. "
+        "Qwen2.5-Coder-0.5B's tool-call tags share one untrained vector, so no change of the "
+        "layers alone can make the model write them.",
     )
     max_steps: int | None = Field(
         None, ge=1, description="Stop after this many optimizer steps (None: num_epochs decides)."

@@ -50,6 +50,13 @@ class GenerationTimeoutError(TimeoutError):
         super().__init__(message)  # Ray rebuilds exceptions from their args in the caller
 
 
+class GenerationCancelledError(Exception):
+    """The request was cancelled (its client left) before its reply was complete."""
+
+    def __init__(self, message: str = "the request was cancelled before its reply was complete"):
+        super().__init__(message)
+
+
 # peft's adapter name for "no adapter" in a mixed-adapter batch (generate(adapter_names=...)).
 BASE_ADAPTER = "__base__"
 
@@ -98,6 +105,8 @@ class GenerationResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str = "stop"
+    # Wall-clock time (time.time()) its first new token was decoded; None if none was.
+    first_token_at: float | None = None
 
 
 def render_prompt(loaded: LoadedModel, request: GenerationRequest) -> list[int]:
@@ -137,25 +146,41 @@ def render_prompt(loaded: LoadedModel, request: GenerationRequest) -> list[int]:
 
 
 class RowLimits(StoppingCriteria):
-    """Stops each row of a batch at its own token budget or its deadline, whichever comes first,
-    so one long or stuck request neither holds the others nor outlives its deadline.
+    """Stops each row of a batch at its own token budget, its deadline or its cancellation,
+    whichever comes first, so one long, stuck or abandoned request neither holds the others nor
+    outlives its deadline or its client. A stopped row only pads: the other rows decode exactly
+    the tokens they would have had.
 
-    ``stopped_at`` records the sequence length at which a row's deadline passed.
+    ``stopped_at`` records the sequence length at which a row's deadline passed;
+    ``cancelled`` the rows stopped because their event was set.
     """
 
-    def __init__(self, ends: list[int | None], deadlines: list[float | None]) -> None:
+    def __init__(
+        self,
+        ends: list[int | None],
+        deadlines: list[float | None],
+        cancels: Sequence[threading.Event | None] | None = None,
+    ) -> None:
         # float64: in float32 an epoch time is rounded to 128 s.
         self.ends = torch.tensor([math.inf if e is None else e for e in ends], dtype=torch.float64)
         self.deadlines = torch.tensor(
             [math.inf if d is None else d for d in deadlines], dtype=torch.float64
         )
+        self.cancels = list(cancels or [None] * len(ends))
         self.stopped_at: dict[int, int] = {}
+        self.first_token_at: float | None = None  # generate calls this after each new token
+        self.cancelled: set[int] = set()
 
     def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
-        expired = self.deadlines <= time.time()
+        now = time.time()
+        self.first_token_at = self.first_token_at or now
+        expired = self.deadlines <= now
         for row in expired.nonzero().flatten().tolist():
             self.stopped_at.setdefault(row, input_ids.shape[1])
-        return (expired | (self.ends <= input_ids.shape[1])).to(input_ids.device)
+        self.cancelled.update(row for row, c in enumerate(self.cancels) if c and c.is_set())
+        left = torch.zeros_like(expired)
+        left[list(self.cancelled)] = True
+        return (expired | left | (self.ends <= input_ids.shape[1])).to(input_ids.device)
 
 
 # Temperatures below this decode greedily: dividing logits by a denormal like 1e-45 gives inf
@@ -311,12 +336,22 @@ def _cached_prefixes(
 
 @torch.inference_mode()
 def generate_batch(
-    loaded: LoadedModel, requests: list[GenerationRequest]
+    loaded: LoadedModel,
+    requests: list[GenerationRequest],
+    cancels: Sequence[threading.Event] | None = None,
 ) -> list[GenerationResult | Exception]:
-    """Generate for every request; a request that cannot run gets its exception in its slot."""
+    """Generate for every request; a request that cannot run gets its exception in its slot.
+
+    ``cancels[i]`` set (request i's client left) stops row i at its next token, or keeps it
+    from starting: its slot gets a GenerationCancelledError.
+    """
     results: list[GenerationResult | Exception] = [None] * len(requests)  # type: ignore[list-item]
+    cancels = list(cancels or [threading.Event() for _ in requests])
     prompts: dict[int, list[int]] = {}
     for index, request in enumerate(requests):
+        if cancels[index].is_set():
+            results[index] = GenerationCancelledError()
+            continue
         if request.deadline is not None and request.deadline <= time.time():
             results[index] = GenerationTimeoutError()  # it waited in the queue past its deadline
             continue
@@ -345,7 +380,9 @@ def generate_batch(
             torch.manual_seed(seed)
         prompt_width = batch["input_ids"].shape[1]
         limits = RowLimits(
-            [prompt_width + budgets[i] for i in indices], [requests[i].deadline for i in indices]
+            [prompt_width + budgets[i] for i in indices],
+            [requests[i].deadline for i in indices],
+            [cancels[i] for i in indices],
         )
         output = loaded.model.generate(
             **batch,
@@ -358,6 +395,9 @@ def generate_batch(
             **sampling,
         )
         for row, i in enumerate(indices):
+            if row in limits.cancelled:
+                results[i] = GenerationCancelledError()
+                continue
             new_ids = output[row, prompt_width:].tolist()
             stopped_at = limits.stopped_at.get(row)
             if stopped_at is not None and not _ended(
@@ -366,14 +406,19 @@ def generate_batch(
                 results[i] = GenerationTimeoutError()
                 continue
             results[i] = _finish(loaded, requests[i], new_ids, budgets[i], eos_ids, len(prompts[i]))
+            results[i].first_token_at = limits.first_token_at
     logger.debug("generated a batch of %d requests", len(requests))
     return results
 
 
-def stream_generate(loaded: LoadedModel, request: GenerationRequest) -> Iterator[str]:
+def stream_generate(
+    loaded: LoadedModel, request: GenerationRequest, cancel: threading.Event | None = None
+) -> Iterator[str]:
     """Yield decoded text pieces of one request as they are produced (unbatched).
 
     The prefill is yielded first so that a stream and a plain reply carry the same text.
+    ``cancel`` set stops decoding at the next token; the pieces then end without an error (the
+    reader is gone). Closing the iterator early stops decoding too.
     """
     prompt = render_prompt(loaded, request)
     streamer = TextIteratorStreamer(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True)
@@ -383,7 +428,8 @@ def stream_generate(loaded: LoadedModel, request: GenerationRequest) -> Iterator
     if request.seed is not None:
         torch.manual_seed(request.seed)
 
-    limits = RowLimits([None], [request.deadline])
+    cancel = cancel or threading.Event()
+    limits = RowLimits([None], [request.deadline], [cancel])
 
     def run() -> None:
         with torch.inference_mode():
@@ -404,11 +450,14 @@ def stream_generate(loaded: LoadedModel, request: GenerationRequest) -> Iterator
 
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
-    if request.prefill:
-        yield request.prefill
-    for piece in streamer:
-        if piece:
-            yield piece
-    worker.join()
-    if limits.stopped_at:
+    try:
+        if request.prefill:
+            yield request.prefill
+        for piece in streamer:
+            if piece:
+                yield piece
+    finally:
+        cancel.set()  # a reader that stops early leaves no decoding behind
+        worker.join()
+    if limits.stopped_at and not limits.cancelled:
         raise GenerationTimeoutError()  # the client must not take a cut reply for a whole one

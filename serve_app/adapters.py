@@ -17,6 +17,7 @@ from pathlib import Path
 
 from configs.atomic_files import atomic_write_text, file_lock
 from configs.settings import resolve_path
+from llm.model_sources import local_model_path
 from serve_app.openai_compat import OpenAIError
 
 REGISTRY_FILE = "lora_adapters.json"
@@ -55,15 +56,17 @@ def check_adapter_name(name: str, base_id: str) -> None:
         raise AdapterError(400, f"lora_name {name!r} is the base model's id", "lora_name")
 
 
-def same_model(a: str, b: str) -> bool:
-    """Local folders compare by resolved path; hub-style names compare as written."""
-    path_a, path_b = resolve_path(a), resolve_path(b)
+def same_model(a: str, b: str, cache_dir: str) -> bool:
+    """Local folders compare by resolved path, a model fetched by name by its folder in
+    ``cache_dir``; hub-style names compare as written."""
+    path_a = resolve_path(local_model_path(a, cache_dir))
+    path_b = resolve_path(local_model_path(b, cache_dir))
     if path_a.exists() and path_b.exists():
         return path_a.resolve() == path_b.resolve()
     return a == b
 
 
-def check_adapter_folder(path: str, served_base: str) -> tuple[Path, str]:
+def check_adapter_folder(path: str, served_base: str, cache_dir: str) -> tuple[Path, str]:
     """The resolved folder and base model of a LoRA adapter that may be served over
     ``served_base``; raises AdapterError (400) naming what is wrong."""
     folder = resolve_path(path)
@@ -81,7 +84,7 @@ def check_adapter_folder(path: str, served_base: str) -> tuple[Path, str]:
     if not isinstance(config, dict) or config.get("peft_type") != "LORA":
         raise AdapterError(400, f"{config_file} does not describe a LoRA adapter", "lora_path")
     base = config.get("base_model_name_or_path")
-    if not base or not same_model(base, served_base):
+    if not base or not same_model(base, served_base, cache_dir):
         raise AdapterError(
             400,
             f"adapter {path} was made for base model {base!r}, but the served base is "

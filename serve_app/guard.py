@@ -1,7 +1,8 @@
 """The ingress's door: API key, rate limit and body size, checked before any route parses a byte.
 
 An ASGI middleware around the whole FastAPI app (routes, /mcp, /docs, /openapi.json); only
-``/health`` is open. Its answers use the app's error shapes (OpenAI's under /v1).
+``/health`` and the console's static files (``/ui``, see serve_app.console) are open. Its answers
+use the app's error shapes (OpenAI's under /v1).
 """
 
 from __future__ import annotations
@@ -14,12 +15,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from configs.store import ConfigStore
 from serve_app.api_keys import KeyRing, bearer_token, key_id, matching_key
+from serve_app.console import is_console_path
 from serve_app.errors import error_content
 from serve_app.rate_limit import RateLimiter
 
 logger = logging.getLogger("ray.serve")
 
 OPEN_PATHS = frozenset({"/health"})
+
+
+def is_open(path: str) -> bool:
+    """/health, and the console's files: a browser opening a page sends no Authorization."""
+    return path in OPEN_PATHS or is_console_path(path)
 
 
 class Guard:
@@ -32,7 +39,7 @@ class Guard:
         self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or is_open(scope["path"]):
             await self.app(scope, receive, send)
             return
         security = self.config.get().security

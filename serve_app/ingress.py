@@ -11,10 +11,12 @@ from ray.serve.handle import DeploymentHandle
 from configs.store import ConfigStore
 from serve_app.api_keys import KeyRing, exposure_message
 from serve_app.backends import Backends
+from serve_app.console import mount_console
 from serve_app.errors import ERROR_RESPONSES, OPENAI_ERROR_RESPONSES, add_error_handlers
 from serve_app.guard import Guard
 from serve_app.mcp_server import mount_mcp
 from serve_app.rate_limit import RateLimiter
+from serve_app.request_metrics import RequestMetrics
 from serve_app.routes import chat, config, huggingface, model, openai, system, tools, training
 
 logger = logging.getLogger("ray.serve")
@@ -43,10 +45,12 @@ def create_api(backends: Backends, keyring: KeyRing | None = None) -> FastAPI:
         api.include_router(module.router, responses=ERROR_RESPONSES)
     api.include_router(openai.router, responses=OPENAI_ERROR_RESPONSES)
     mount_mcp(api, backends)
+    mount_console(api)
     add_error_handlers(api)
     api.add_middleware(
         Guard, config=backends.config, keyring=keyring or KeyRing(), limiter=RateLimiter()
     )
+    api.add_middleware(RequestMetrics, routes=api.routes)  # added last: outside the Guard
     return api
 
 

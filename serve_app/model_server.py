@@ -14,9 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
+import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ from configs.serving import ModelServerOptions
 from configs.store import ConfigStore
 from llm.generation import (
     AdapterRef,
+    GenerationCancelledError,
     GenerationRequest,
     GenerationResult,
     generate_batch,
@@ -40,11 +44,26 @@ from llm.loading import (
     detach_adapter,
     load_model,
 )
+from serve_app import metrics
 
 logger = logging.getLogger("ray.serve")
 
 # Whole-batch failures in a row (not a bad request: those fail one item) before health fails.
 _UNHEALTHY_AFTER_FAILED_BATCHES = 3
+
+
+@dataclass
+class BatchItem:
+    """One request in a generate batch, with the event its cancellation sets."""
+
+    request: GenerationRequest
+    cancel: threading.Event
+
+
+def _drain(pieces: Iterator[str]) -> None:
+    """Run a stream's iterator to its end: it returns once its decoding thread has."""
+    for _ in pieces:
+        pass
 
 
 class NoModelLoadedError(LookupError):
@@ -109,6 +128,11 @@ class ModelServer:
         self._failed_batches = 0  # whole batches failing in a row: the replica is broken
         self._recovered: Counter[str] = Counter()  # calls read from JSON, not tags, by format
         self._batches = Counter()  # generate batches run, and the requests they held
+        # Rows decoding now (streams, batched) and rows stopped because their client left.
+        self._running: Counter[str] = Counter()
+        self._queued: set[int] = set()  # ids of the BatchItems waiting for a batch
+        # Each prefix cache's totals when last exported (a loaded model brings a new cache).
+        self._cache_exported: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         # Adapters: the multiplexer decides which stay (LRU); an evicted one is detached once no
         # request in flight uses it. _paths: folder of each peft name requested here.
         self._model_lock = ReadWriteLock()
@@ -147,6 +171,8 @@ class ModelServer:
         No model is a servable state (404 until /model/load); a loaded model without weights or
         tokenizer, a lost GPU, or generation failing batch after batch is not.
         """
+        # Ray drops a gauge not set for two metrics export intervals (2 x 10 s): keep it shown.
+        metrics.QUEUE_DEPTH.set(len(self._queued))
         loaded = self._loaded
         if loaded is not None:
             if loaded.model is None or loaded.tokenizer is None:
@@ -166,6 +192,8 @@ class ModelServer:
             "tool_calls_recovered": dict(self._recovered),
             "batches": self._batches["batches"],
             "batched_requests": self._batches["requests"],
+            "generations_running": self._running["streams"] + self._running["batched"],
+            "generations_cancelled": self._running["cancelled"],
         }
 
     def get_load_error(self) -> str | None:
@@ -298,15 +326,41 @@ class ModelServer:
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         await self._follow_served_model()
         self._require_model()
+        # Serve cancels this task when the client leaves: the batch then stops this row at its
+        # next token (a request still queued is dropped by serve.batch and never starts).
+        cancel = threading.Event()
+        arrived_at, item = time.time(), BatchItem(request, cancel)
         async with self._adapter_in_use(request):
-            outcome = await self._generate_batch(request)
+            self._set_queued([item], True)
+            try:
+                outcome = await self._generate_batch(item)
+            except asyncio.CancelledError:
+                cancel.set()
+                raise
+            finally:
+                self._set_queued([item], False)
         if isinstance(outcome, Exception):
             raise outcome
         self._recovered.update(outcome.recovered)
+        metrics.record_generation(request, outcome, arrived_at)
         return outcome
+
+    def _set_queued(self, items: list[BatchItem], queued: bool) -> None:
+        """Mark generations as waiting for a batch or not (the queue depth metric)."""
+        ids = {id(item) for item in items}
+        self._queued = self._queued | ids if queued else self._queued - ids
+        metrics.QUEUE_DEPTH.set(len(self._queued))
+
+    def _export_prefix_cache(self) -> None:
+        """Add what the served model's prefix cache counted since the last export to metrics."""
+        if self._loaded is not None:
+            cache = self._loaded.prefix_cache
+            exported = self._cache_exported.get(cache, {})
+            self._cache_exported[cache] = metrics.record_prefix_cache(cache.stats(), exported)
 
     async def generate_stream(self, request: GenerationRequest) -> AsyncIterator[str]:
         """Text pieces of one reply as they are decoded; streams are not batched."""
+        arrived_at = time.time()
         await self._follow_served_model()
         loaded = self._require_model()
         async with self._adapter_in_use(request):
@@ -314,15 +368,40 @@ class ModelServer:
             if failed:
                 raise next(iter(failed.values()))
             await asyncio.to_thread(self._model_lock.acquire_read)
+            cancel = threading.Event()
+            pieces = stream_generate(loaded, request, cancel)
+            step: asyncio.Future | None = None
+            left = False
+            read, first_piece_s = 0, None
+            self._running["streams"] += 1
             try:
-                pieces = stream_generate(loaded, request)
-                while (piece := await asyncio.to_thread(next, pieces, None)) is not None:
+                while True:
+                    # Shielded: a cancelled read leaves its thread running; wait for it below.
+                    step = asyncio.ensure_future(asyncio.to_thread(next, pieces, None))
+                    if (piece := await asyncio.shield(step)) is None:
+                        break
+                    read += 1
+                    if read == 1 + bool(request.prefill):  # the prefill comes before decoding
+                        first_piece_s = time.time() - arrived_at
                     yield piece
+                metrics.record_stream(request, first_piece_s)
+                self._export_prefix_cache()
+            except (asyncio.CancelledError, GeneratorExit):
+                left = True  # the client left: Serve cancels this generator
+                raise
             finally:
+                # Decoding stops at its next token; the model is released only once it has.
+                cancel.set()
+                if step is not None and not step.done():
+                    await asyncio.wait([step])
+                await asyncio.to_thread(_drain, pieces)
+                self._running["streams"] -= 1
+                self._running["cancelled"] += left
                 self._model_lock.release_read()
 
-    def _run_batch(self, requests: list[GenerationRequest]) -> list[GenerationResult | Exception]:
+    def _run_batch(self, items: list[BatchItem]) -> list[GenerationResult | Exception]:
         """Generate for the batch; a request whose adapter cannot be attached fails alone."""
+        requests = [item.request for item in items]
         loaded = self._loaded
         failed = self._ensure_attached(loaded, requests)
         results: list[GenerationResult | Exception] = [
@@ -332,23 +411,33 @@ class ModelServer:
         runnable = [i for i, outcome in enumerate(results) if outcome is None]
         self._model_lock.acquire_read()
         try:
-            outcomes = generate_batch(loaded, [requests[i] for i in runnable])
+            outcomes = generate_batch(
+                loaded, [requests[i] for i in runnable], [items[i].cancel for i in runnable]
+            )
         finally:
             self._model_lock.release_read()
         for i, outcome in zip(runnable, outcomes, strict=True):
             results[i] = outcome
+        self._running["cancelled"] += sum(
+            isinstance(outcome, GenerationCancelledError) for outcome in outcomes
+        )
         return results
 
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.05)
-    async def _generate_batch(
-        self, requests: list[GenerationRequest]
-    ) -> list[GenerationResult | Exception]:
+    async def _generate_batch(self, items: list[BatchItem]) -> list[GenerationResult | Exception]:
         # A thread keeps the replica's event loop free to gather the next batch meanwhile.
-        self._batches.update(batches=1, requests=len(requests))
+        self._set_queued(items, False)
+        self._batches.update(batches=1, requests=len(items))
+        self._running["batched"] += len(items)
+        started = time.perf_counter()
         try:
-            results = await asyncio.to_thread(self._run_batch, requests)
+            results = await asyncio.to_thread(self._run_batch, items)
         except Exception:
             self._failed_batches += 1
             raise
+        finally:
+            self._running["batched"] -= len(items)
         self._failed_batches = 0
+        metrics.record_batch(results, time.perf_counter() - started)
+        self._export_prefix_cache()
         return results

@@ -194,6 +194,12 @@ class ModelInfo(BaseModel):
     )
     batches: int = Field(0, description="Batched generate calls this replica ran.")
     batched_requests: int = Field(0, description="Requests those batches held (their sum).")
+    generations_running: int = Field(
+        0, description="Replies this replica is decoding now (streams and batch rows)."
+    )
+    generations_cancelled: int = Field(
+        0, description="Replies stopped before their end because their client left."
+    )
     parameters: int
     load_seconds: float
 
@@ -216,6 +222,10 @@ class ToolSchema(BaseModel):
 class ToolsResponse(BaseModel):
     tools: list[str]
     tool_schemas: dict[str, ToolSchema]
+    chat_tools: list[str] = Field(
+        description="The tools /chat offers and runs when allowed_tools is null: those whose "
+        "capabilities tools.chat_capabilities enables (/tools/execute runs any tool)."
+    )
 
 
 class ToolExecuteRequest(Strict):

@@ -10,7 +10,8 @@ from typing import Any
 from ray import serve
 
 from configs.store import ConfigStore
-from tools.registry import ToolRegistry
+from serve_app import metrics
+from tools.registry import ToolOutcome, ToolRegistry
 
 logger = logging.getLogger("ray.serve")
 
@@ -67,14 +68,20 @@ class ToolExecutor:
 
     async def execute(self, name: str, arguments: Any) -> dict[str, Any]:
         outcome = await (await self._current_registry()).execute(name, arguments)
-        return outcome.to_dict()
+        return _recorded(outcome)
 
     async def execute_many(self, calls: list[tuple[str, Any]]) -> list[dict[str, Any]]:
         outcomes = await (await self._current_registry()).execute_many(calls)
-        return [outcome.to_dict() for outcome in outcomes]
+        return [_recorded(outcome) for outcome in outcomes]
 
     def __del__(self) -> None:
         # Serve calls this on shutdown: stop the stdio MCP servers this replica started.
         registry = getattr(self, "_registry", None)
         if registry is not None:
             registry.close()
+
+
+def _recorded(outcome: ToolOutcome) -> dict[str, Any]:
+    """The outcome as the ingress gets it, counted in the tool-call metrics first."""
+    metrics.record_tool_call(outcome.name, outcome.error_kind)
+    return outcome.to_dict()

@@ -22,11 +22,13 @@ from ray.train import (
     TrainingFailedError,
 )
 from ray.train.torch import TorchTrainer
+from transformers import AutoTokenizer
 
 from configs.atomic_files import atomic_write_text
 from configs.path_roots import confine, dataset_roots, model_roots
-from configs.settings import AppConfig, resolve_path
-from llm.loading import adapter_base, local_model_path
+from configs.settings import AppConfig, TrainingConfig, resolve_path
+from llm.loading import adapter_base
+from llm.model_sources import local_model_path
 from tools.registry import ToolRegistry
 from train_app.dataset_loading import DatasetError
 from train_app.dataset_validation import check_dataset
@@ -81,6 +83,25 @@ def training_base_model(config: AppConfig) -> str:
     return adapter_base(served, config.model.base_model_name) or config.model.model_path
 
 
+def trainable_token_ids(base: Path, training: TrainingConfig) -> list[int]:
+    """The ids of training.trainable_tokens in the base model's tokenizer (none for full
+    fine-tuning, which trains every row anyway)."""
+    if training.method != "lora" or not training.trainable_tokens:
+        return []
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    ids = []
+    for token in training.trainable_tokens:
+        encoded = tokenizer.encode(token, add_special_tokens=False)
+        if len(encoded) != 1:
+            raise TrainingSetupError(
+                f"training.trainable_tokens: {token!r} is {len(encoded)} tokens of the base "
+                "model's tokenizer, not one: list only its special tokens, or set [] to train "
+                "no token rows"
+            )
+        ids.append(encoded[0])
+    return ids
+
+
 def prepare_job(
     job_id: str, job_dir: Path, config: AppConfig, dataset_path: str | None
 ) -> PreparedJob:
@@ -121,6 +142,7 @@ def prepare_job(
     spec = WorkerSpec(
         job_id=job_id,
         base_model_path=str(base),
+        trainable_token_ids=trainable_token_ids(base, config.training),
         train_file=str(data_dir / "train.jsonl"),
         validation_file=str(data_dir / "validation.jsonl"),
         training=config.training,

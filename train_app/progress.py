@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 import ray
 
+from train_app import training_metrics
+
 JobState = Literal["pending", "running", "stopping", "stopped", "succeeded", "failed"]
 FINAL_STATES = ("stopped", "succeeded", "failed")
 MAX_HISTORY = 2000
@@ -98,6 +100,9 @@ class ProgressTracker:
 
     def record_step(self, **step: Any) -> None:
         self._progress.record_step(**step)
+        training_metrics.record_step(
+            self._progress.job_id, step["step"], step["loss"], step["tokens_per_second"]
+        )
 
     def set_state(self, state: JobState, message: str, error: str | None = None) -> None:
         self._progress.set_state(state, message, error)

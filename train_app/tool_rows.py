@@ -19,7 +19,6 @@ chat template renders; each carries its ``category``.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from configs.settings import DataConfig
+from llm.tool_messages import tool_message_content
 from tools.registry import ToolRegistry
 from tools.tool_spec import ToolSpec
 from train_app.slot_values import LANGUAGES, Language, said_plainly
@@ -285,8 +285,7 @@ def _messages(rng: random.Random, exchange: Exchange, turn: int) -> list[dict[st
     if not all(call.has_result for call in exchange.calls):
         return messages  # a tool known only by its schema: the row ends at the call
     for call_id, call in zip(ids, exchange.calls, strict=True):
-        content = {"error": call.error} if call.error else call.result
-        text = json.dumps(content, ensure_ascii=False)
+        text = tool_message_content(not call.error, call.result, call.error)
         messages.append(
             {"role": "tool", "tool_call_id": call_id, "name": call.maker.name, "content": text}
         )

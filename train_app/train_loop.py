@@ -7,6 +7,7 @@ seen within one step: the loop saves a checkpoint and returns.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -48,6 +49,8 @@ class WorkerSpec(BaseModel):
     validation_file: str
     training: TrainingConfig
     tracker_name: str | None = None
+    # training.trainable_tokens, resolved to ids of the base model's tokenizer.
+    trainable_token_ids: list[int] = []
 
 
 def read_jsonl(path: str) -> list[dict[str, Any]]:
@@ -76,6 +79,7 @@ def build_model(spec: WorkerSpec, device: torch.device) -> tuple[torch.nn.Module
                 lora_dropout=training.lora_dropout,
                 target_modules=training.target_modules,
                 layers_to_transform=training.layers_to_transform,
+                trainable_token_indices=spec.trainable_token_ids or None,
                 task_type="CAUSAL_LM",
             ),
         )
@@ -225,12 +229,23 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             tracker.record_resume.remote(state["step"])
 
     validation = read_jsonl(spec.validation_file)[: training.eval_max_examples]
-    if rank == 0 and validation and "before" not in state["evaluation"]:
+
+    def evaluate_as(name: str, label: str) -> None:
+        """Score the model into state["evaluation"][name]; "before" of a LoRA job is its base,
+        the adapter switched off (it leaves the base weights as they were)."""
         if tracker:
-            tracker.set_state.remote("running", "evaluating the base model")
-        state["evaluation"]["before"] = evaluate(core, tokenizer, validation, device)
+            tracker.set_state.remote("running", f"evaluating the {label} model")
+        switched_off = name == "before" and isinstance(core, PeftModel)
+        with core.disable_adapter() if switched_off else contextlib.nullcontext():
+            state["evaluation"][name] = evaluate(core, tokenizer, validation, device)
         if tracker:
-            tracker.set_evaluation.remote("before", state["evaluation"]["before"])
+            tracker.set_evaluation.remote(name, state["evaluation"][name])
+
+    # A LoRA job scores its base after training, so its first step comes within seconds of the
+    # start; full fine-tuning changes the base weights, so it scores them first.
+    full = not isinstance(core, PeftModel)
+    if rank == 0 and validation and full and "before" not in state["evaluation"]:
+        evaluate_as("before", "base")
     if tracker and rank == 0:
         tracker.set_state.remote("running", "training")
 
@@ -307,9 +322,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             break
 
     if rank == 0 and validation:
-        if tracker:
-            tracker.set_state.remote("running", "evaluating the trained model")
-        state["evaluation"]["after"] = evaluate(core, tokenizer, validation, device)
-        if tracker:
-            tracker.set_evaluation.remote("after", state["evaluation"]["after"])
+        if "before" not in state["evaluation"]:
+            evaluate_as("before", "base")
+        evaluate_as("after", "trained")
     checkpoint_and_report(final=True)

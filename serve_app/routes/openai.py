@@ -63,9 +63,9 @@ def base_root(info: dict[str, Any]) -> str:
     return info["base_model_name"] or info["model_path"]
 
 
-def serves_adapter(info: dict[str, Any], entry: AdapterEntry) -> bool:
+def serves_adapter(info: dict[str, Any], entry: AdapterEntry, cache_dir: str) -> bool:
     """Adapters registered over another base (before a /model/load) are not served now."""
-    return same_model(entry.base_model, info["model_folder"])
+    return same_model(entry.base_model, info["model_folder"], cache_dir)
 
 
 async def resolve_model(
@@ -78,7 +78,7 @@ async def resolve_model(
     if adapter is None:
         return info, None
     entry = adapter_registry(backends).entries().get(adapter)
-    if entry is None or not serves_adapter(info, entry):
+    if entry is None or not serves_adapter(info, entry, backends.config.get().model.cache_dir):
         raise OpenAIError(
             404,
             f"model {requested!r} is not served; GET /v1/models lists it",
@@ -108,7 +108,8 @@ async def list_models(backends: BackendsDep) -> dict[str, Any]:
     if info is not None:
         models.append(model_entry(info))
         adapters = adapter_registry(backends).entries().values()
-        models.extend(model_entry(info, a) for a in adapters if serves_adapter(info, a))
+        cache_dir = backends.config.get().model.cache_dir
+        models.extend(model_entry(info, a) for a in adapters if serves_adapter(info, a, cache_dir))
     return {"object": "list", "data": models}
 
 
@@ -117,7 +118,8 @@ async def load_lora_adapter(body: LoraAdapterLoadRequest, backends: BackendsDep)
     """Register an adapter for per-request use; replicas load it when a request first names it."""
     info = await served_model(backends)
     check_adapter_name(body.lora_name, model_id(info))
-    folder, base = check_adapter_folder(body.lora_path, info["model_folder"])
+    cache_dir = backends.config.get().model.cache_dir
+    folder, base = check_adapter_folder(body.lora_path, info["model_folder"], cache_dir)
     entry = adapter_registry(backends).add(body.lora_name, folder, base)
     logger.info("LoRA adapter %s registered from %s", entry.name, entry.path)
     return model_entry(info, entry)

@@ -22,7 +22,13 @@ router = APIRouter(tags=["system"])
 
 @router.get("/")
 async def root() -> dict[str, str]:
-    return {"name": "mcp-tune", "docs": "/docs", "redoc": "/redoc", "health": "/health"}
+    return {
+        "name": "mcp-tune",
+        "docs": "/docs",
+        "redoc": "/redoc",
+        "health": "/health",
+        "console": "/ui/",
+    }
 
 
 @router.get("/health", response_model=HealthResponse)

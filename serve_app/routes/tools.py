@@ -1,4 +1,4 @@
-"""GET /tools and POST /tools/execute."""
+"""GET /tools (with the tools chats may use) and POST /tools/execute."""
 
 from __future__ import annotations
 
@@ -13,16 +13,20 @@ from serve_app.schemas import (
     ToolsResponse,
     now_iso,
 )
+from serve_app.tool_policy import chat_tool_specs
 
 router = APIRouter(prefix="/tools", tags=["tools"])
 
 
 @router.get("", response_model=ToolsResponse)
 async def list_tools(backends: BackendsDep) -> ToolsResponse:
-    specs = await backends.tool_specs()
+    tools = await backends.chat_tools()
+    specs = [tool["function"] for tool in tools]
+    offered = chat_tool_specs(tools, backends.config.get().tools, None)
     return ToolsResponse(
         tools=[spec["name"] for spec in specs],
         tool_schemas={spec["name"]: ToolSchema(**spec) for spec in specs},
+        chat_tools=[spec["name"] for spec in offered],
     )
 
 

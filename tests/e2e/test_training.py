@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from configs.settings import resolve_path
+from tests.prometheus import wait_for_sample
+from tests.ray_cluster import metrics_url
 from tests.serve_process import ServeApp
 from tests.training_status import wait_for_status
 
@@ -165,7 +167,7 @@ def test_invalid_dataset_rows_are_listed_and_nothing_starts(client, app):
     assert client.get("/training/jobs").json() == []
 
 
-def test_stop_keeps_last_checkpoint(client):
+def test_stop_keeps_last_checkpoint(client, app):
     long_job = {**SHORT_JOB, "num_epochs": 50, "eval_max_examples": 0}
     started = client.post("/training/start", json={"config_updates": long_job})
     assert started.status_code == 200, started.text
@@ -175,6 +177,10 @@ def test_stop_keeps_last_checkpoint(client):
     assert running["is_training"] is True and running["state"] == "running"
     assert running["loss"] is not None and running["tokens_per_second"] > 0
     assert running["total_steps"] > running["step"]
+    url, job = metrics_url(app), {"job_id": job_id}
+    assert wait_for_sample(url, "ray_mcp_tune_training_step", job) >= 1
+    assert wait_for_sample(url, "ray_mcp_tune_training_loss", job) > 0
+    assert wait_for_sample(url, "ray_mcp_tune_training_tokens_per_second", job) > 0
     assert client.post("/training/stop").status_code == 200
     stopped = wait_for_status(client, lambda s: s["state"] in ("stopped", "failed"), timeout_s=120)
     assert stopped["state"] == "stopped", stopped

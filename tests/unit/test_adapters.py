@@ -60,10 +60,22 @@ def test_adapter_folder_over_the_served_base_is_accepted(tmp_path):
     (tmp_path / "link").symlink_to(base)
     folder = adapter_folder(tmp_path, base=str(base))
     # The same folder reached another way still is the served base.
-    assert check_adapter_folder(str(folder), str(tmp_path / "link")) == (
+    assert check_adapter_folder(str(folder), str(tmp_path / "link"), str(tmp_path)) == (
         folder,
         str(base),
     )
+
+
+def test_an_adapter_over_a_model_fetched_by_name_fits_its_cache_folder(tmp_path):
+    """The shipped adapter names its base as written in llm/model_sources.yaml; the server
+    reports the folder in model.cache_dir it loaded that model from."""
+    served = tmp_path / "cache" / "qwen2.5-coder-0.5b-instruct"
+    served.mkdir(parents=True)
+    folder = adapter_folder(tmp_path, base="qwen2.5-coder-0.5b-instruct")
+    found = check_adapter_folder(str(folder), str(served), str(tmp_path / "cache"))
+    assert found == (folder, "qwen2.5-coder-0.5b-instruct")
+    with pytest.raises(AdapterError, match="was made for base model"):
+        check_adapter_folder(str(folder), str(served), str(tmp_path / "elsewhere"))
 
 
 @pytest.mark.parametrize(
@@ -77,15 +89,15 @@ def test_adapter_folder_over_the_served_base_is_accepted(tmp_path):
 def test_bad_adapter_folders_are_refused(tmp_path, kwargs, message):
     folder = adapter_folder(tmp_path, **kwargs)
     with pytest.raises(AdapterError, match=message) as refused:
-        check_adapter_folder(str(folder), BASE_PATH)
+        check_adapter_folder(str(folder), BASE_PATH, "/srv/cache")
     assert refused.value.status == 400 and refused.value.param == "lora_path"
 
 
 def test_a_folder_without_adapter_config_or_no_folder_is_refused(tmp_path):
     with pytest.raises(AdapterError, match="has no adapter_config.json"):
-        check_adapter_folder(str(tmp_path), BASE_PATH)
+        check_adapter_folder(str(tmp_path), BASE_PATH, "/srv/cache")
     with pytest.raises(AdapterError, match="is not a folder"):
-        check_adapter_folder(str(tmp_path / "missing"), BASE_PATH)
+        check_adapter_folder(str(tmp_path / "missing"), BASE_PATH, "/srv/cache")
 
 
 def test_registry_is_shared_through_its_file_and_survives_a_restart(tmp_path):

@@ -15,6 +15,7 @@ from tools.registry import ToolRegistry
 def model_server(loaded=None, failed_batches: int = 0):
     server = object.__new__(ModelServer.func_or_class)
     server._loaded, server._failed_batches = loaded, failed_batches
+    server._queued = set()  # check_health re-sets the queue depth gauge
     return server
 
 

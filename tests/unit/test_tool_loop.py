@@ -6,7 +6,8 @@ import asyncio
 import json
 
 from llm.generation import GenerationResult
-from serve_app.tool_loop import DATA_NOTE, run_tool_loop
+from llm.tool_messages import DATA_NOTE
+from serve_app.tool_loop import run_tool_loop
 
 ALLOWED = {"calculate", "broken"}
 
