@@ -41,7 +41,7 @@ def strict_correct(client: openai.OpenAI, model: str, rows: list[dict]) -> int:
     for row in rows:
         prompt, expected = first_turn(row)
         reply = client.chat.completions.create(
-            model=model, messages=prompt, tools=row["tools"], max_tokens=128, temperature=0
+            model=model, messages=prompt, tools=row["tools"], max_tokens=64, temperature=0
         )
         predicted = [
             {"name": call.function.name, "arguments": json.loads(call.function.arguments)}
