@@ -29,11 +29,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
 def app(tmp_path, monkeypatch) -> FastAPI:
     monkeypatch.setenv("CONSOLE_TEST_KEYS", KEY)
     config_file = tmp_path / "config.yaml"

@@ -22,11 +22,6 @@ KEY = "test-key-0123456789"
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 def guarded_app(tmp_path, security: dict) -> FastAPI:
     config_file = tmp_path / "config.yaml"
     config_file.write_text(yaml.safe_dump({"security": security}))

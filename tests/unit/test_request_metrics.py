@@ -25,11 +25,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
 def recorded(monkeypatch) -> list[tuple[str, str, int]]:
     calls: list[tuple[str, str, int]] = []
 
