@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import validators
 from ray.util.metrics import Counter, Gauge, Histogram
+
+from tools.tool_spec import argument_errors
 
 if TYPE_CHECKING:  # the ToolExecutor records here too and needs no torch
     from llm.generation import GenerationRequest, GenerationResult
@@ -124,23 +125,18 @@ def adapter_label(request: GenerationRequest) -> str:
 
 
 def schema_violations(calls: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
-    """How many ``calls`` of an offered tool have arguments its JSON schema refuses. A schema the
-    client sent that is itself broken counts no violation."""
+    """How many ``calls`` of an offered tool have arguments its JSON schema refuses (the schemas
+    were checked when the request came in)."""
     schemas = {
-        tool["function"]["name"]: tool["function"].get("parameters") or {"type": "object"}
+        tool["function"]["name"]: tool["function"].get("parameters")
         for tool in tools or ()
         if "function" in tool
     }
-    count = 0
-    for call in calls:
-        schema = schemas.get(call["name"])
-        if schema is None:
-            continue
-        try:
-            count += not validators.validator_for(schema)(schema).is_valid(call["arguments"])
-        except Exception:  # a malformed schema from a /v1 client: no fault of the model's
-            continue
-    return count
+    return sum(
+        bool(argument_errors(call["arguments"], schemas[call["name"]]))
+        for call in calls
+        if call["name"] in schemas
+    )
 
 
 def record_generation(

@@ -348,7 +348,10 @@ class ModelServer:
     def _set_queued(self, items: list[BatchItem], queued: bool) -> None:
         """Mark generations as waiting for a batch or not (the queue depth metric)."""
         ids = {id(item) for item in items}
-        self._queued = self._queued | ids if queued else self._queued - ids
+        if queued:
+            self._queued.update(ids)
+        else:
+            self._queued.difference_update(ids)
         metrics.QUEUE_DEPTH.set(len(self._queued))
 
     def _export_prefix_cache(self) -> None:

@@ -17,11 +17,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
-from jsonschema import validators
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm.generation import GenerationRequest, GenerationResult
 from tools.tool_calls import decode_arguments
+from tools.tool_spec import argument_errors, schema_problem
 
 logger = logging.getLogger("ray.serve")
 
@@ -112,6 +112,13 @@ def tool_functions(request: ChatCompletionRequest) -> dict[str, dict[str, Any]]:
             or not function.get("name")
         ):
             raise OpenAIError(400, f"tools[{index}] must be a function tool with a name", "tools")
+        problem = schema_problem(function.get("parameters"))
+        if problem:
+            raise OpenAIError(
+                400,
+                f"tools[{index}].function.parameters is not a valid JSON schema: {problem}",
+                "tools",
+            )
         functions[function["name"]] = function
     return functions
 
@@ -150,10 +157,9 @@ def call_problems(
         if function is None:
             problems.append(f"unknown function {call['name']!r}")
             continue
-        schema = function.get("parameters") or {"type": "object"}
-        validator = validators.validator_for(schema)(schema)
         problems.extend(
-            f"{call['name']}: {e.message}" for e in validator.iter_errors(call["arguments"])
+            f"{call['name']}: {message}"
+            for message in argument_errors(call["arguments"], function.get("parameters"))
         )
     return problems
 

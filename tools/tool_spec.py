@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, get_type_hints
 
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from jsonschema.validators import validator_for
 from pydantic import ConfigDict, PydanticUserError, create_model
 
 from configs.settings import ToolCapability, ToolsConfig
@@ -124,6 +126,28 @@ def tool_from_function(func: Callable[..., Any]) -> Tool:
     spec = ToolSpec(name=name, description=description, parameters=parameters)
     marked = getattr(func, _CAPABILITIES_ATTRIBUTE, frozenset())
     return Tool(spec, func, takes_config, Draft202012Validator(parameters), capabilities=marked)
+
+
+def schema_problem(parameters: Any) -> str | None:
+    """Why a tool's ``parameters`` are not a JSON schema one can validate calls with; None if
+    they are. Clients of /v1 send their own, so they are checked before any call is judged."""
+    if parameters is None:
+        return None
+    if not isinstance(parameters, dict):
+        return "must be a JSON schema object"
+    try:
+        validator_for(parameters, default=Draft202012Validator).check_schema(parameters)
+    except SchemaError as error:
+        return error.message
+    return None
+
+
+def argument_errors(arguments: Any, parameters: dict[str, Any] | None) -> list[str]:
+    """Why ``arguments`` break a tool's ``parameters`` schema (checked by ``schema_problem``);
+    empty when they fit. No parameters means any object."""
+    schema = parameters or {"type": "object"}
+    validator = validator_for(schema, default=Draft202012Validator)(schema)
+    return [error.message for error in validator.iter_errors(arguments)]
 
 
 def _first_paragraph(docstring: str | None) -> str:

@@ -7,7 +7,14 @@ import asyncio
 import pytest
 
 from llm.generation import GenerationRequest, GenerationResult
-from serve_app.openai_compat import MAX_CHOICE_TRIES, OpenAIError, forced_prefix, generate_valid
+from serve_app.openai_compat import (
+    MAX_CHOICE_TRIES,
+    ChatCompletionRequest,
+    OpenAIError,
+    forced_prefix,
+    generate_valid,
+    tool_functions,
+)
 
 CLOCK = {
     "name": "time__get_current_time",
@@ -80,3 +87,19 @@ def test_no_valid_call_after_every_try_is_422():
     with pytest.raises(OpenAIError, match="9 is not of type 'string'") as refused:
         asyncio.run(generate_valid(generate, request, FUNCTIONS, "required"))
     assert refused.value.status == 422 and calls == MAX_CHOICE_TRIES
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [{"type": "no-such-type"}, {"type": "object", "required": "city"}, ["not", "a", "schema"]],
+)
+def test_a_tool_whose_parameters_are_no_json_schema_is_400(parameters):
+    body = ChatCompletionRequest(
+        model="m",
+        messages=[{"role": "user", "content": "hi"}],
+        tools=[{"type": "function", "function": {"name": "f", "parameters": parameters}}],
+    )
+    with pytest.raises(OpenAIError) as raised:
+        tool_functions(body)
+    assert raised.value.status == 400
+    assert "tools[0].function.parameters is not a valid JSON schema" in str(raised.value)
