@@ -122,11 +122,8 @@ def main() -> None:
         keys = [f"sk-load-{secrets.token_hex(8)}" for _ in range(args.clients)]
         with tempfile.TemporaryDirectory(prefix="mcp-tune-load-") as workdir:
             app = ServeApp(Path(workdir), {}, env={"MCP_TUNE_API_KEYS": ",".join(keys)})
-            app.start()
-            try:
+            with app.start():
                 ok = asyncio.run(load(app.url, keys, args.duration))
-            finally:
-                app.stop()
     sys.exit(0 if ok else 1)
 
 

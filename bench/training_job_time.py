@@ -39,21 +39,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed-example", action="store_true", help="time the first step only")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as workdir:
-        app = ServeApp(Path(workdir), {}).start(timeout_s=900)
-        try:
-            with httpx.Client(base_url=app.url, timeout=60) as client:
-                seconds, status = timed_job(client, SEED_EXAMPLE, lambda s: s["step"] >= 1)
-                print(f"seed example: first step shown after {seconds:.0f} s ({status['message']})")
-                client.post("/training/stop").raise_for_status()
-                wait_for_status(client, lambda s: not s["is_training"], timeout_s=600)
-                if args.seed_example:
-                    return
-                seconds, status = timed_job(
-                    client, {}, lambda s: s["state"] in ("succeeded", "failed", "stopped")
-                )
-        finally:
-            app.stop()
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        ServeApp(Path(workdir), {}).start(timeout_s=900) as app,
+        httpx.Client(base_url=app.url, timeout=60) as client,
+    ):
+        seconds, status = timed_job(client, SEED_EXAMPLE, lambda s: s["step"] >= 1)
+        print(f"seed example: first step shown after {seconds:.0f} s ({status['message']})")
+        client.post("/training/stop").raise_for_status()
+        wait_for_status(client, lambda s: not s["is_training"], timeout_s=600)
+        if args.seed_example:
+            return
+        seconds, status = timed_job(
+            client, {}, lambda s: s["state"] in ("succeeded", "failed", "stopped")
+        )
     print(f"default job: {status['state']} in {seconds:.0f} s ({seconds / 60:.1f} min)")
     for name in ("before", "after"):
         result = status["evaluation"].get(name, {})

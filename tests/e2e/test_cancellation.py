@@ -35,11 +35,8 @@ def app(tmp_path_factory, tiny_model_dir):
         "model": {"model_path": str(tiny_model_dir)},
         "server": {"max_new_tokens": CUT_TOKENS},
     }
-    serve_app = ServeApp(tmp_path_factory.mktemp("cancellation"), config).start()
-    try:
+    with ServeApp(tmp_path_factory.mktemp("cancellation"), config).start() as serve_app:
         yield serve_app
-    finally:
-        serve_app.stop()
 
 
 @pytest.fixture(scope="module")

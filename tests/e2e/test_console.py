@@ -59,11 +59,8 @@ def app(tmp_path_factory):
             ],
         },
     }
-    serve_app = ServeApp(workdir, config, env={"MCP_TUNE_CONSOLE_KEYS": KEY}).start()
-    try:
+    with ServeApp(workdir, config, env={"MCP_TUNE_CONSOLE_KEYS": KEY}).start() as serve_app:
         yield serve_app
-    finally:
-        serve_app.stop()
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ def test_no_keys_on_a_network_host_refuses_to_serve(tmp_path):
         http_host="0.0.0.0",
     )
     app.launch()
-    try:
+    with app:
         deadline = time.monotonic() + 180
         while "refusing to start" not in app.log_file.read_text():
             assert time.monotonic() < deadline, app.log_file.read_text()[-4000:]
@@ -33,5 +33,3 @@ def test_no_keys_on_a_network_host_refuses_to_serve(tmp_path):
         for route in ("/health", "/tools", "/config"):
             with pytest.raises(httpx.HTTPError):
                 httpx.get(f"{app.url}{route}", timeout=5).raise_for_status()
-    finally:
-        app.stop()

@@ -93,11 +93,8 @@ def app(tmp_path_factory, weather):
             "search_url": f"{weather.url}/search",
         },
     }
-    serve_app = ServeApp(workdir, config).start()
-    try:
+    with ServeApp(workdir, config).start() as serve_app:
         yield serve_app
-    finally:
-        serve_app.stop()
 
 
 def execute(client: httpx.Client, tool: str, **arguments) -> httpx.Response:
@@ -347,14 +344,13 @@ def test_a_killed_worker_resumes_and_a_restart_keeps_config_and_history(client, 
             os.kill(pid, signal.SIGKILL)
     app.process.wait()
     config = yaml.safe_load(app.config_file.read_text())
-    restarted = ServeApp(app.workdir, config).start()
-    try:
-        with httpx.Client(base_url=restarted.url, timeout=60) as again:
-            assert again.get("/config").json()["generation"]["max_new_tokens"] == 7
-            (record,) = again.get("/training/jobs").json()
-            assert record["job_id"] == job_id
-            assert record["progress"]["state"] == "failed"
-            assert "interrupted" in record["progress"]["error"]
-            assert again.get("/training/status").json()["is_training"] is False
-    finally:
-        restarted.stop()
+    with (
+        ServeApp(app.workdir, config).start() as restarted,
+        httpx.Client(base_url=restarted.url, timeout=60) as again,
+    ):
+        assert again.get("/config").json()["generation"]["max_new_tokens"] == 7
+        (record,) = again.get("/training/jobs").json()
+        assert record["job_id"] == job_id
+        assert record["progress"]["state"] == "failed"
+        assert "interrupted" in record["progress"]["error"]
+        assert again.get("/training/status").json()["is_training"] is False

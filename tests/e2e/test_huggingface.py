@@ -85,10 +85,8 @@ def app(tmp_path_factory, hub):
         env.setenv(TOKEN_ENV, TOKEN)
         env.setenv("HF_HUB_DISABLE_TELEMETRY", "1")  # the client would fetch a registry too
         serve_app = ServeApp(workdir, config).start()
-    try:
+    with serve_app:
         yield serve_app
-    finally:
-        serve_app.stop()
 
 
 def hub_calls(hub: HubStub) -> list[str]:

@@ -47,11 +47,8 @@ def app(tmp_path_factory):
             ],
         },
     }
-    serve_app = ServeApp(workdir, config).start()
-    try:
+    with ServeApp(workdir, config).start() as serve_app:
         yield serve_app
-    finally:
-        serve_app.stop()
 
 
 def test_the_servers_tools_are_listed_with_its_schemas(client):

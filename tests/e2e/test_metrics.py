@@ -25,11 +25,8 @@ CHAT = {
 def app(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("metrics")
     config = {"model": {"model_path": str(SHIPPED_MODEL)}, "generation": {"max_new_tokens": 24}}
-    serve_app = ServeApp(workdir, config).start()
-    try:
+    with ServeApp(workdir, config).start() as serve_app:
         yield serve_app
-    finally:
-        serve_app.stop()
 
 
 @pytest.fixture(scope="module")

@@ -21,11 +21,8 @@ def app(tmp_path_factory, tiny_model_dir):
         }
     }
     replicas = {"ModelServer": {"num_replicas": 2, "ray_actor_options": {"num_cpus": 0.25}}}
-    serve_app = ServeApp(workdir, config, deployments=replicas).start()
-    try:
+    with ServeApp(workdir, config, deployments=replicas).start() as serve_app:
         yield serve_app
-    finally:
-        serve_app.stop()
 
 
 def test_no_model_loaded_is_404_not_500(client):

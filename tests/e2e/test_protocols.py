@@ -57,11 +57,8 @@ def app(tmp_path_factory):
     config = {
         "model": {"model_path": str(SHIPPED_MODEL), "max_loaded_adapters": MAX_LOADED_ADAPTERS}
     }
-    serve_app = ServeApp(workdir, config).start()
-    try:
+    with ServeApp(workdir, config).start() as serve_app:
         yield serve_app
-    finally:
-        serve_app.stop()
 
 
 @pytest.fixture(scope="module")

@@ -33,9 +33,8 @@ CALCULATE = {
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     # The shipped defaults: the model by name from model.cache_dir, int8 on CPU, prefix cache.
-    serve_app = ServeApp(tmp_path_factory.mktemp("real"), {}).start(timeout_s=600)
-    yield serve_app
-    serve_app.stop()
+    with ServeApp(tmp_path_factory.mktemp("real"), {}).start(timeout_s=600) as serve_app:
+        yield serve_app
 
 
 def test_chat_simple_calls_calculate_and_runs_it(client):

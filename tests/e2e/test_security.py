@@ -47,7 +47,7 @@ def app(tmp_path_factory, tiny_model_dir):
             "generation_timeout_s": DEADLINE_S,
         },
     }
-    serve_app = ServeApp(
+    with ServeApp(
         workdir,
         config,
         env={"MCP_TUNE_TEST_KEYS": f"{KEY},{RATE_KEY}, {LOAD_KEY}", "HF_TOKEN": HF_TOKEN},
@@ -58,11 +58,8 @@ def app(tmp_path_factory, tiny_model_dir):
                 "user_config": {"max_batch_size": 1, "batch_wait_timeout_s": 0.0},
             }
         },
-    ).start()
-    try:
+    ).start() as serve_app:
         yield serve_app
-    finally:
-        serve_app.stop()
 
 
 @pytest.fixture(scope="module")

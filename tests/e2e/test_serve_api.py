@@ -40,11 +40,8 @@ def app(tmp_path_factory, tiny_model_dir):
                 "weather_forecast_url": f"{weather.url}/v1/forecast",
             },
         }
-        serve_app = ServeApp(workdir, config).start()
-        try:
+        with ServeApp(workdir, config).start() as serve_app:
             yield serve_app
-        finally:
-            serve_app.stop()
 
 
 def test_root_health_and_status(client, tiny_model_dir):
