@@ -143,6 +143,13 @@ class TrainingConfig(Section):
         "Qwen2.5-Coder-0.5B's tool-call tags share one untrained vector, so no change of the "
         "layers alone can make the model write them.",
     )
+    init_adapter: str | None = Field(
+        None,
+        description="A LoRA adapter folder over the same base to go on training (e.g. "
+        "models/qwen2.5-coder-0.5b-tools): its rank, modules, layers and token rows are kept, so "
+        "the lora_* settings, layers_to_transform and trainable_tokens are not used; its score "
+        "is the 'before' evaluation. None starts a new adapter.",
+    )
     max_steps: int | None = Field(
         None, ge=1, description="Stop after this many optimizer steps (None: num_epochs decides)."
     )
@@ -174,6 +181,12 @@ class TrainingConfig(Section):
     seed: int = Field(0, description="Seed for data order and LoRA initialisation.")
     max_failures: int = Field(1, ge=0, description="Worker-group restarts before the job fails.")
 
+    @model_validator(mode="after")
+    def _init_adapter_is_lora(self) -> TrainingConfig:
+        if self.init_adapter and self.method != "lora":
+            raise ValueError("init_adapter goes on training a LoRA adapter: set method to lora")
+        return self
+
 
 class DataConfig(Section):
     dataset_path: str | None = Field(
@@ -183,9 +196,14 @@ class DataConfig(Section):
         0.1, gt=0.0, lt=1.0, description="Share of a dataset_path's rows held out for evaluation."
     )
     num_generated_examples: int = Field(
-        48, ge=1, description="Training rows to generate when no dataset_path is given."
+        24, ge=1, description="Training rows to generate when no dataset_path is given."
     )
     seed: int = Field(0, description="Seed of dataset generation and splitting.")
+    eval_seed: int = Field(
+        0,
+        description="Seed of the generated held-out evaluation rows, apart from seed: jobs on "
+        "different training rows are then scored on the same rows.",
+    )
     no_tool_share: float = Field(
         0.25,
         ge=0.0,
@@ -214,7 +232,7 @@ class DataConfig(Section):
         "(the tool list is most of a row's tokens; more turns teach more per token).",
     )
     eval_rows_per_category: int = Field(
-        4,
+        2,
         ge=1,
         le=500,
         description="Held-out evaluation rows per category (simple, multiple, parallel, "

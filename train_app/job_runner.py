@@ -83,10 +83,35 @@ def training_base_model(config: AppConfig) -> str:
     return adapter_base(served, config.model.base_model_name) or config.model.model_path
 
 
+def starting_adapter(config: AppConfig, base: Path) -> Path | None:
+    """training.init_adapter's folder, checked to be a LoRA adapter over the job's ``base``."""
+    name = config.training.init_adapter
+    if not name:
+        return None
+    folder = confine(name, model_roots(config), "training.init_adapter", "model.allowed_roots")
+    if (
+        not (folder / "adapter_config.json").is_file()
+        or not (folder / "adapter_model.safetensors").is_file()
+    ):
+        raise TrainingSetupError(
+            f"training.init_adapter {name!r} is not a LoRA adapter folder (adapter_config.json "
+            "and adapter_model.safetensors): name a job's adapter or one under models/"
+        )
+    adapter_over = adapter_base(folder)
+    over = adapter_over and local_model_path(adapter_over, config.model.cache_dir)
+    if not over or resolve_path(over).resolve() != base:
+        raise TrainingSetupError(
+            f"training.init_adapter {name!r} was trained over {adapter_over!r}, not over this "
+            f"job's base model {str(base)!r}: set training.base_model_path to its base"
+        )
+    return folder
+
+
 def trainable_token_ids(base: Path, training: TrainingConfig) -> list[int]:
     """The ids of training.trainable_tokens in the base model's tokenizer (none for full
-    fine-tuning, which trains every row anyway)."""
-    if training.method != "lora" or not training.trainable_tokens:
+    fine-tuning, which trains every row anyway, nor for a continued adapter, which keeps its
+    own)."""
+    if training.method != "lora" or training.init_adapter or not training.trainable_tokens:
         return []
     tokenizer = AutoTokenizer.from_pretrained(base)
     ids = []
@@ -123,6 +148,7 @@ def prepare_job(
             f"training base model {base} has no config.json: set training.base_model_path to a "
             "full model folder"
         )
+    init_adapter = starting_adapter(config, base)
     # Generating data really runs the tools: file tools write into this job's own folder,
     # never into the user's workspace.
     generation_tools = config.tools.model_copy(update={"workspace_dir": str(job_dir / "workspace")})
@@ -143,6 +169,7 @@ def prepare_job(
         job_id=job_id,
         base_model_path=str(base),
         trainable_token_ids=trainable_token_ids(base, config.training),
+        init_adapter_path=str(init_adapter) if init_adapter else None,
         train_file=str(data_dir / "train.jsonl"),
         validation_file=str(data_dir / "validation.jsonl"),
         training=config.training,

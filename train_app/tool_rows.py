@@ -92,7 +92,7 @@ def generate_rows(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The training and held-out rows ``data`` asks for (a job's, or ``train_app.generate``'s)."""
     train = generate_training_rows(specs, registry, data)
-    return train, generate_eval_rows(specs, data.eval_rows_per_category, data.seed)
+    return train, generate_eval_rows(specs, data.eval_rows_per_category, data.eval_seed)
 
 
 def generate_training_rows(

@@ -51,6 +51,8 @@ class WorkerSpec(BaseModel):
     tracker_name: str | None = None
     # training.trainable_tokens, resolved to ids of the base model's tokenizer.
     trainable_token_ids: list[int] = []
+    # training.init_adapter, resolved to its folder (checked to be over base_model_path).
+    init_adapter_path: str | None = None
 
 
 def read_jsonl(path: str) -> list[dict[str, Any]]:
@@ -59,7 +61,8 @@ def read_jsonl(path: str) -> list[dict[str, Any]]:
 
 
 def build_model(spec: WorkerSpec, device: torch.device) -> tuple[torch.nn.Module, Any]:
-    """The base model, with LoRA adapters when method is lora; fp32 on CPU, bf16 on GPU."""
+    """The base model, with LoRA adapters when method is lora (new, or the init adapter made
+    trainable again); fp32 on CPU, bf16 on GPU."""
     training = spec.training
     dtype = torch.bfloat16 if training.use_gpu else torch.float32
     tokenizer = AutoTokenizer.from_pretrained(spec.base_model_path)
@@ -70,7 +73,9 @@ def build_model(spec: WorkerSpec, device: torch.device) -> tuple[torch.nn.Module
     if training.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
-    if training.method == "lora":
+    if spec.init_adapter_path:
+        model = PeftModel.from_pretrained(model, spec.init_adapter_path, is_trainable=True)
+    elif training.method == "lora":
         model = get_peft_model(
             model,
             LoraConfig(
@@ -230,22 +235,25 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
 
     validation = read_jsonl(spec.validation_file)[: training.eval_max_examples]
 
+    # A new LoRA job scores its base after training, the adapter switched off (it leaves the
+    # base weights as they were), so its first step comes within seconds of the start. Full
+    # fine-tuning changes the base weights and a continued adapter starts trained: both are
+    # scored before the first step.
+    score_first = not isinstance(core, PeftModel) or spec.init_adapter_path is not None
+    first_label = "starting adapter" if spec.init_adapter_path else "base"
+
     def evaluate_as(name: str, label: str) -> None:
-        """Score the model into state["evaluation"][name]; "before" of a LoRA job is its base,
-        the adapter switched off (it leaves the base weights as they were)."""
+        """Score the model into state["evaluation"][name]."""
         if tracker:
             tracker.set_state.remote("running", f"evaluating the {label} model")
-        switched_off = name == "before" and isinstance(core, PeftModel)
+        switched_off = name == "before" and not score_first
         with core.disable_adapter() if switched_off else contextlib.nullcontext():
             state["evaluation"][name] = evaluate(core, tokenizer, validation, device)
         if tracker:
             tracker.set_evaluation.remote(name, state["evaluation"][name])
 
-    # A LoRA job scores its base after training, so its first step comes within seconds of the
-    # start; full fine-tuning changes the base weights, so it scores them first.
-    full = not isinstance(core, PeftModel)
-    if rank == 0 and validation and full and "before" not in state["evaluation"]:
-        evaluate_as("before", "base")
+    if rank == 0 and validation and score_first and "before" not in state["evaluation"]:
+        evaluate_as("before", first_label)
     if tracker and rank == 0:
         tracker.set_state.remote("running", "training")
 

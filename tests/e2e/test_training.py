@@ -64,7 +64,12 @@ def app(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("training")
     config = {
         "model": {"model_path": str(SHIPPED_MODEL)},
-        "data": {"num_generated_examples": 160, "seed": 1, "allowed_roots": [str(workdir)]},
+        "data": {
+            "num_generated_examples": 160,
+            "eval_rows_per_category": 4,
+            "seed": 1,
+            "allowed_roots": [str(workdir)],
+        },
         "tools": {
             "workspace_dir": str(workdir / "workspace"),
             "functions": [
@@ -73,11 +78,8 @@ def app(tmp_path_factory):
             ],
         },
     }
-    serve_app = ServeApp(workdir, config).start()
-    try:
+    with ServeApp(workdir, config).start() as serve_app:
         yield serve_app
-    finally:
-        serve_app.stop()
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from train_app.tool_requests import RequestMaker, generic_request
 from train_app.tool_rows import (
     EVAL_CATEGORIES,
     generate_eval_rows,
+    generate_rows,
     generate_training_rows,
 )
 
@@ -180,6 +181,18 @@ def test_generation_is_seeded(registry):
     other = generate_training_rows(specs, None, DataConfig(num_generated_examples=20, seed=6))
     assert again == first
     assert other != first
+
+
+def test_the_eval_rows_follow_eval_seed_not_the_training_seed(registry):
+    """Jobs on different training rows are scored on the same held-out rows."""
+    specs = registry.specs()
+    first = DataConfig(num_generated_examples=4, eval_rows_per_category=2, seed=5)
+    other_training = first.model_copy(update={"seed": 6})
+    other_eval = first.model_copy(update={"eval_seed": 1})
+    train, held_out = generate_rows(specs, None, first)
+    train_6, held_out_6 = generate_rows(specs, None, other_training)
+    assert train_6 != train and held_out_6 == held_out
+    assert generate_rows(specs, None, other_eval)[1] != held_out
 
 
 def test_tools_the_library_does_not_know_get_requests_from_their_schema():
