@@ -3,8 +3,8 @@
 The base is the shipped tool-format model. The finished job teaches it a behaviour it does not
 have (answer "what time is it?" with `get_current_time` and no arguments), so accuracy must rise.
 Bad inputs tried: config_updates of a wrong type, an unknown field and an out-of-range value, a
-missing dataset file, a dataset with bad rows, a second start while a job runs, stop with no job,
-an unknown job id.
+missing dataset file, a dataset with bad rows, an init_adapter that is no adapter or comes with
+full fine-tuning, a second start while a job runs, stop with no job, an unknown job id.
 """
 
 from __future__ import annotations
@@ -127,6 +127,9 @@ def test_no_job_yet(client):
         ({"config_updates": {"not_a_field": 1}}, "not_a_field"),
         ({"config_updates": {"learning_rate": -1}}, "learning_rate"),
         ({"dataset_path": "{workdir}/no/such/dataset.jsonl"}, "dataset.jsonl"),
+        # A full model folder, not an adapter to go on training.
+        ({"config_updates": {"init_adapter": "models/tiny-qwen2-tools"}}, "not a LoRA adapter"),
+        ({"config_updates": {"init_adapter": "x", "method": "full"}}, "set method to lora"),
     ],
 )
 def test_refused_start_leaves_no_job(client, app, body, needle):
