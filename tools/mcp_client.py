@@ -37,9 +37,6 @@ from typing import Any, TextIO, TypeVar
 
 import httpx2
 import mcp_types as types
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-from jsonschema.validators import validator_for
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -48,7 +45,7 @@ from mcp.shared.exceptions import MCPError
 from configs.settings import PROJECT_ROOT, McpServerConfig
 from tools.errors import ToolHeldBackError, ToolInputError, ToolUnavailableError
 from tools.net_guard import async_request_hook, check_url
-from tools.tool_spec import Tool, ToolSpec
+from tools.tool_spec import Tool, ToolSpec, schema_problem, schema_validator
 
 __all__ = ["HeldTool", "McpClient", "McpServerStatus", "registry_name", "tool_digest"]
 
@@ -521,13 +518,10 @@ def _registry_tools(
     tools: dict[str, Tool] = {}
     for mcp_tool in listed:
         name = registry_name(config.name, mcp_tool.name)
-        problem = None
         schema = dict(mcp_tool.input_schema)
-        validator_class = validator_for(schema, default=Draft202012Validator)
-        try:
-            validator_class.check_schema(schema)
-        except SchemaError as error:
-            problem = f"its input schema is invalid: {error.message}"
+        problem = schema_problem(schema)
+        if problem is not None:
+            problem = f"its input schema is invalid: {problem}"
         if len(name) > _MAX_NAME_CHARS:
             problem = f"{name!r} is longer than {_MAX_NAME_CHARS} characters"
         elif name in tools:
@@ -544,7 +538,7 @@ def _registry_tools(
             spec=ToolSpec(name=name, description=description, parameters=schema),
             function=caller(mcp_tool.name),
             takes_config=False,
-            validator=validator_class(schema),
+            validator=schema_validator(schema),
             timeout_s=config.timeout_s,
             capabilities=frozenset(config.tool_capabilities),
         )

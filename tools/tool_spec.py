@@ -142,11 +142,16 @@ def schema_problem(parameters: Any) -> str | None:
     return None
 
 
+def schema_validator(schema: dict[str, Any]) -> Any:
+    """The validator of a schema checked by ``schema_problem``, in the JSON Schema draft its
+    ``$schema`` names (2020-12 when it names none)."""
+    return validator_for(schema, default=Draft202012Validator)(schema)
+
+
 def argument_errors(arguments: Any, parameters: dict[str, Any] | None) -> list[str]:
     """Why ``arguments`` break a tool's ``parameters`` schema (checked by ``schema_problem``);
     empty when they fit. No parameters means any object."""
-    schema = parameters or {"type": "object"}
-    validator = validator_for(schema, default=Draft202012Validator)(schema)
+    validator = schema_validator(parameters or {"type": "object"})
     return [error.message for error in validator.iter_errors(arguments)]
 
 

@@ -15,13 +15,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import mcp_types as types
 import pytest
 import uvicorn
 from pydantic import ValidationError
 
 from configs.settings import McpServerConfig, ToolsConfig
 from tests.mcp_fixture_server import build_server
-from tools.mcp_client import registry_name
+from tools.mcp_client import _registry_tools, registry_name
 from tools.registry import ToolOutcome, ToolRegistry
 
 FIXTURE_SERVER = Path(__file__).resolve().parents[1] / "mcp_fixture_server.py"
@@ -353,3 +354,16 @@ def test_a_tool_whose_digest_is_not_the_approved_one_is_held_back_from_the_first
     with ToolRegistry.from_config(tools_config(right)) as registry:
         assert "fx__add" in names_of(registry)
         assert status_of(registry, "fx").held_back == []
+
+
+def test_a_tool_whose_input_schema_is_invalid_is_left_out_and_logged(caplog) -> None:
+    config = McpServerConfig(name="odd", command="unused")
+    listed = [
+        types.Tool(name="broken", input_schema={"type": "no-such-type"}),
+        types.Tool(name="fine", input_schema={"type": "object", "properties": {}}),
+    ]
+    with caplog.at_level(logging.WARNING):
+        tools = _registry_tools(config, listed, lambda name: None)
+    assert [tool.spec.name for tool in tools] == ["odd__fine"]
+    assert "'broken' left out: its input schema is invalid" in caplog.text
+    assert tools[0].validator.is_valid({}) and not tools[0].validator.is_valid([])
