@@ -7,9 +7,8 @@ then measures with the built-in tools offered on every request:
 - decode: aggregate completion tokens per second of /v1 at concurrency 1 and 8: the same
   requests are sent with max_tokens 1 and 1 + N, and the N extra tokens of every reply are
   divided by the extra wall time, so prefill and queueing are left out. The prompts ask for long
-  answers, so every row decodes all N (the count is printed: a row that stops early leaves its
-  batch slot idle, which static batching cannot refill). The end-to-end rate (tokens / wall of
-  the 1 + N requests) is printed beside it;
+  answers, so every row decodes all N (the count is printed, and the mean rows per decode step).
+  The end-to-end rate (tokens / wall of the 1 + N requests) is printed beside it;
 - Serve vs direct: the same 8 requests through Serve and through `generate_batch` in this process.
 Prints each number and the ratios the targets are about, all from one run.
 
@@ -77,15 +76,18 @@ async def ttft(http: httpx.AsyncClient, tools: list[dict], repeats: int) -> dict
     return {"v1": statistics.median(v1), "simple": statistics.median(simple)}
 
 
-async def burst(http: httpx.AsyncClient, bodies: list[dict]) -> tuple[float, int, int]:
-    """Send ``bodies`` together: wall seconds, completion tokens, batches the replica ran."""
+async def burst(http: httpx.AsyncClient, bodies: list[dict]) -> tuple[float, int, float]:
+    """Send ``bodies`` together: wall seconds, completion tokens, and the mean rows the replica
+    decoded per step meanwhile."""
     before = (await http.get("/model/info")).json()
     started = time.perf_counter()
     replies = await asyncio.gather(*(post(http, "/v1/chat/completions", b) for b in bodies))
     wall = time.perf_counter() - started
     after = (await http.get("/model/info")).json()
     produced = sum(reply["usage"]["completion_tokens"] for _, reply in replies)
-    return wall, produced, after["batches"] - before["batches"]
+    steps = after["batches"] - before["batches"]
+    rows = after["batched_requests"] - before["batched_requests"]
+    return wall, produced, rows / max(steps, 1)
 
 
 async def decode(http: httpx.AsyncClient, tools: list[dict], concurrency: int, tokens: int):
@@ -96,14 +98,14 @@ async def decode(http: httpx.AsyncClient, tools: list[dict], concurrency: int, t
     long = [v1_body(tools, q, 1 + tokens) for q in questions]
     await burst(http, long)  # warm: the prefix cache holds every prompt from here on
     short_wall, _, _ = await burst(http, short)
-    wall, produced, batches = await burst(http, long)
+    wall, produced, rows_per_step = await burst(http, long)
     return {
         "decode_tokens_per_s": (produced - concurrency) / (wall - short_wall),
         "end_to_end_tokens_per_s": produced / wall,
         "wall_s": wall,
         "tokens": produced,
         "full_length_tokens": concurrency * (1 + tokens),
-        "batches": batches,
+        "mean_rows_per_step": round(rows_per_step, 2),
     }
 
 
@@ -133,7 +135,8 @@ def direct_wall(tokens: int) -> float:
     """Wall time of the c=8 requests through one generate_batch in this process (warm cache)."""
     import torch
 
-    from llm.generation import GenerationRequest, generate_batch
+    from llm.decode_batch import generate_batch
+    from llm.generation import GenerationRequest
     from llm.loading import load_model
     from tools.registry import ToolRegistry
 

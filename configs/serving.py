@@ -8,9 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 class ModelServerOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    max_batch_size: int = Field(16, ge=1, description="Most requests decoded in one generate call.")
-    batch_wait_timeout_s: float = Field(
-        0.05, ge=0.0, description="How long a batch waits to fill before it runs."
+    max_batch_size: int = Field(
+        16, ge=1, description="Most requests decoded together (rows of the continuous batch)."
     )
     torch_threads: int = Field(
         2, ge=1, description="torch intra-op threads; Ray gives a fractional-CPU actor only 1."

@@ -116,11 +116,13 @@ def row_prefix(
     model: Any, cache: PrefixCache, adapter: str | None, prompt: list[int], forward_kwargs: dict
 ) -> LayerKV:
     """Keys and values of ``prompt[:-1]``: the longest cached prefix, extended by a forward pass
-    over the rest (then cached itself). ``forward_kwargs`` selects the row's adapter."""
+    over the rest (then cached itself). ``forward_kwargs`` selects the row's adapter. A disabled
+    cache computes the whole prefix and counts nothing."""
     ids = torch.tensor(prompt[:-1])
-    layers, shared = cache.longest(adapter, ids)
+    layers, shared = cache.longest(adapter, ids) if cache.enabled else (None, 0)
     start = [(k[:, :, :shared], v[:, :, :shared]) for k, v in layers] if layers else []
-    cache.count(shared, len(ids) - shared)
+    if cache.enabled:
+        cache.count(shared, len(ids) - shared)
     if shared == len(ids):
         return start
     past = _as_cache(start) if start else DynamicCache()

@@ -52,17 +52,18 @@ GENERATED_TOKENS = Counter(
 )
 BATCH_TOKENS_PER_S = Histogram(
     "mcp_tune_batch_tokens_per_second",
-    description="New tokens per second of each generate batch, all rows and the prompt included.",
+    description="New tokens per second of each decode step of the continuous batch (one per "
+    "row; the prefill of rows joining at that step included).",
     boundaries=[1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000],
 )
 BATCH_SIZE = Histogram(
     "mcp_tune_batch_size",
-    description="Requests per generate batch.",
+    description="Rows decoded together, per decode step of the continuous batch.",
     boundaries=[1, 2, 4, 8, 16, 32, 64],
 )
 QUEUE_DEPTH = Gauge(
     "mcp_tune_batch_queue_depth",
-    description="Generations waiting on a model replica for a batch.",
+    description="Generations waiting on a model replica to join its decode batch.",
 )
 PREFIX_CACHE_LOOKUPS = Counter(
     "mcp_tune_prefix_cache_lookups",
@@ -166,12 +167,11 @@ def record_stream(request: GenerationRequest, first_piece_s: float | None) -> No
         TIME_TO_FIRST_TOKEN.observe(first_piece_s, {"adapter": adapter, "mode": "stream"})
 
 
-def record_batch(results: list[GenerationResult | Exception], seconds: float) -> None:
-    """A generate batch's size, and its new tokens per second over ``seconds`` it ran."""
-    BATCH_SIZE.observe(len(results))
-    new_tokens = sum(r.completion_tokens for r in results if not isinstance(r, Exception))
-    if new_tokens and seconds > 0:
-        BATCH_TOKENS_PER_S.observe(new_tokens / seconds)
+def record_step(rows: int, seconds: float) -> None:
+    """A decode step of the continuous batch: its rows, and tokens per second (one per row)."""
+    BATCH_SIZE.observe(rows)
+    if rows and seconds > 0:
+        BATCH_TOKENS_PER_S.observe(rows / seconds)
 
 
 def prefix_cache_growth(totals: Mapping[str, int], recorded: Mapping[str, int]) -> dict[str, int]:

@@ -4,9 +4,11 @@ The served model is part of the configuration: a successful load persists ``mode
 (config overrides), and every replica, a replacement or an added one included, serves the persisted
 model; a replica that finds it changed loads it before its next request.
 
-Requests may name a LoRA adapter (``GenerationRequest.adapter``); Serve model multiplexing routes
-them to a replica that has it, and the replica keeps the ``model.max_loaded_adapters`` most
-recently used adapters attached, unmerged, over its one base model.
+Plain requests join one continuous batch (``decode_loop``): a request starts at the next decode
+step, not after the running ones finish. Requests may name a LoRA adapter
+(``GenerationRequest.adapter``); Serve model multiplexing routes them to a replica that has it,
+and the replica keeps the ``model.max_loaded_adapters`` most recently used adapters attached,
+unmerged, over its one base model.
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ import threading
 import time
 import weakref
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,12 @@ from ray import serve
 
 from configs.serving import ModelServerOptions
 from configs.store import ConfigStore
+from llm.decode_batch import IncrementalText
 from llm.generation import (
     AdapterRef,
     GenerationCancelledError,
     GenerationRequest,
     GenerationResult,
-    generate_batch,
-    stream_generate,
 )
 from llm.loading import (
     LoadedModel,
@@ -45,60 +45,16 @@ from llm.loading import (
     load_model,
 )
 from serve_app import metrics
+from serve_app.decode_loop import DecodeLoop, StepReport
 
 logger = logging.getLogger("ray.serve")
 
-# Whole-batch failures in a row (not a bad request: those fail one item) before health fails.
-_UNHEALTHY_AFTER_FAILED_BATCHES = 3
-
-
-@dataclass
-class BatchItem:
-    """One request in a generate batch, with the event its cancellation sets."""
-
-    request: GenerationRequest
-    cancel: threading.Event
-
-
-def _drain(pieces: Iterator[str]) -> None:
-    """Run a stream's iterator to its end: it returns once its decoding thread has."""
-    for _ in pieces:
-        pass
+# Failed decode steps in a row (not a bad request: those fail one row) before health fails.
+_UNHEALTHY_AFTER_FAILED_STEPS = 3
 
 
 class NoModelLoadedError(LookupError):
     """Generation was asked for before any model was loaded."""
-
-
-class ReadWriteLock:
-    """Many generations at once, or one change of the model's adapters (not owned by a thread)."""
-
-    def __init__(self) -> None:
-        self._condition = threading.Condition()
-        self._readers = 0
-        self._writing = False
-
-    def acquire_read(self) -> None:
-        with self._condition:
-            self._condition.wait_for(lambda: not self._writing)
-            self._readers += 1
-
-    def release_read(self) -> None:
-        with self._condition:
-            self._readers -= 1
-            self._condition.notify_all()
-
-    @contextmanager
-    def writing(self) -> Iterator[None]:
-        with self._condition:
-            self._condition.wait_for(lambda: not self._writing and self._readers == 0)
-            self._writing = True
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._writing = False
-                self._condition.notify_all()
 
 
 class AdapterSlot:
@@ -125,21 +81,23 @@ class ModelServer:
         self._loaded: LoadedModel | None = None
         self._load_lock = asyncio.Lock()
         self.load_error: str | None = None
-        self._failed_batches = 0  # whole batches failing in a row: the replica is broken
+        self._failed_steps = 0  # decode steps failing in a row: the replica is broken
         self._recovered: Counter[str] = Counter()  # calls read from JSON, not tags, by format
-        self._batches = Counter()  # generate batches run, and the requests they held
-        # Rows decoding now (streams, batched) and rows stopped because their client left.
-        self._running: Counter[str] = Counter()
-        self._queued: set[int] = set()  # ids of the BatchItems waiting for a batch
+        self._steps = Counter()  # decode steps run, and the rows they decoded
+        self._cancelled = 0  # rows stopped because their client left
         # Each prefix cache's totals when last exported (a loaded model brings a new cache).
         self._cache_exported: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         # Adapters: the multiplexer decides which stay (LRU); an evicted one is detached once no
         # request in flight uses it. _paths: folder of each peft name requested here.
-        self._model_lock = ReadWriteLock()
         self._state_lock = threading.Lock()
         self._paths: dict[str, str] = {}
         self._live: set[str] = set()
         self._in_use: Counter[str] = Counter()
+        self._decode_loop = DecodeLoop(
+            ModelServerOptions().max_batch_size,
+            prepare=self._attach_for,
+            on_step=self._count_step,
+        )
 
         async def load_adapter(model_id: str) -> AdapterSlot:
             return await self._load_adapter(model_id)
@@ -150,9 +108,9 @@ class ModelServer:
         if self._config.load_on_start:
             self._target = (self._config.model_path, self._config.base_model_name)
             try:
-                self._loaded = load_model(
-                    self._config.model_path, self._config.base_model_name, self._config
-                )
+                self._loaded = self._decode_loop.call(
+                    load_model, self._config.model_path, self._config.base_model_name, self._config
+                ).result()
             except ModelLoadError as error:
                 # Start without a model rather than crash-loop: /model/load can fix it at run time.
                 self.load_error = str(error)
@@ -160,9 +118,9 @@ class ModelServer:
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         options = ModelServerOptions.model_validate(user_config)
-        torch.set_num_threads(options.torch_threads)
-        self._generate_batch.set_max_batch_size(options.max_batch_size)
-        self._generate_batch.set_batch_wait_timeout_s(options.batch_wait_timeout_s)
+        # On the thread that computes: torch sets OpenMP's thread count per calling thread.
+        self._decode_loop.call(torch.set_num_threads, options.torch_threads).result()
+        self._decode_loop.max_rows = options.max_batch_size
         logger.info("model server options: %s", options.model_dump())
 
     def check_health(self) -> None:
@@ -172,15 +130,15 @@ class ModelServer:
         tokenizer, a lost GPU, or generation failing batch after batch is not.
         """
         # Ray drops a gauge not set for two metrics export intervals (2 x 10 s): keep it shown.
-        metrics.QUEUE_DEPTH.set(len(self._queued))
+        metrics.QUEUE_DEPTH.set(self._decode_loop.waiting)
         loaded = self._loaded
         if loaded is not None:
             if loaded.model is None or loaded.tokenizer is None:
                 raise RuntimeError(f"model {loaded.model_path} lost its weights or tokenizer")
             if loaded.device == "cuda" and not torch.cuda.is_available():
                 raise RuntimeError(f"model {loaded.model_path} was loaded on a GPU that is gone")
-        if self._failed_batches >= _UNHEALTHY_AFTER_FAILED_BATCHES:
-            raise RuntimeError(f"the last {self._failed_batches} generation batches all failed")
+        if self._failed_steps >= _UNHEALTHY_AFTER_FAILED_STEPS:
+            raise RuntimeError(f"the last {self._failed_steps} decode steps all failed")
 
     async def info(self) -> dict[str, Any] | None:
         await self._follow_served_model()
@@ -190,10 +148,10 @@ class ModelServer:
         return {
             **loaded.info(),
             "tool_calls_recovered": dict(self._recovered),
-            "batches": self._batches["batches"],
-            "batched_requests": self._batches["requests"],
-            "generations_running": self._running["streams"] + self._running["batched"],
-            "generations_cancelled": self._running["cancelled"],
+            "batches": self._steps["steps"],
+            "batched_requests": self._steps["rows"],
+            "generations_running": self._decode_loop.decoding,
+            "generations_cancelled": self._cancelled,
         }
 
     def get_load_error(self) -> str | None:
@@ -208,7 +166,7 @@ class ModelServer:
         """Swap in another model; on failure the current one keeps serving. A client's request
         brings ``allowed_roots``, the folders it may load from."""
         async with self._load_lock:
-            loaded = await asyncio.to_thread(
+            loaded = await self._on_model_thread(
                 load_model, model_path, base_model_name, self._store.get().model, allowed_roots
             )
             self._loaded, self.load_error = loaded, None
@@ -240,7 +198,7 @@ class ModelServer:
             self._target = target  # tried once; a new load or update changes it again
             logger.info("the served model changed to %s: loading it on this replica", target[0])
             try:
-                loaded = await asyncio.to_thread(load_model, *target, wanted)
+                loaded = await self._on_model_thread(load_model, *target, wanted)
             except ModelLoadError as error:
                 self.load_error = f"loading {target[0]} failed: {error}"
                 logger.error("%s; still serving the previous model", self.load_error)
@@ -259,28 +217,33 @@ class ModelServer:
         """Serve's multiplexer calls this on a cache miss (after evicting past the limit)."""
         peft_name = AdapterRef(model_id, "").peft_name
         loaded = self._require_model()
-        await asyncio.to_thread(self._attach, loaded, peft_name)
+        await self._on_model_thread(self._attach, loaded, peft_name)
         with self._state_lock:
             self._live.add(peft_name)
         return AdapterSlot(self, peft_name)
 
+    async def _on_model_thread(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run work with the model on the decode loop's thread, between two decode steps."""
+        return await asyncio.wrap_future(self._decode_loop.call(function, *args))
+
     def _attach(self, loaded: LoadedModel, peft_name: str) -> None:
-        with self._model_lock.writing():
-            if peft_name not in attached_adapters(loaded):
-                attach_adapter(loaded, peft_name, self._paths[peft_name])
+        """On the model thread."""
+        if peft_name not in attached_adapters(loaded):
+            attach_adapter(loaded, peft_name, self._paths[peft_name])
 
     def retire_adapter(self, peft_name: str) -> None:
         """Evicted by the multiplexer: detach it now, or when its last request finishes."""
         with self._state_lock:
             self._live.discard(peft_name)
-        self._sweep()
+        self._decode_loop.call(self._sweep)
 
     def _sweep(self) -> None:
-        """Detach attached adapters that are evicted and that no request in flight uses."""
+        """Detach attached adapters that are evicted and that no request in flight uses (on the
+        model thread)."""
         loaded = self._loaded
         if loaded is None:
             return
-        with self._model_lock.writing(), self._state_lock:
+        with self._state_lock:
             for name in attached_adapters(loaded) - self._live:
                 if self._in_use[name] == 0:
                     detach_adapter(loaded, name)
@@ -307,12 +270,13 @@ class ModelServer:
                 self._in_use[name] -= 1
                 evicted_and_idle = name not in self._live and self._in_use[name] == 0
             if evicted_and_idle:
-                await asyncio.to_thread(self._sweep)
+                await self._on_model_thread(self._sweep)
 
     def _ensure_attached(
         self, loaded: LoadedModel, requests: list[GenerationRequest]
     ) -> dict[str, ModelLoadError]:
-        """Re-attach what a base swap or an eviction race took away; rare, so no limit applies
+        """On the model thread, before requests join the batch: re-attach what a base swap or an
+        eviction race took away; rare, so no limit applies
         (the next sweep detaches what is not live). Returns the adapters that failed, by name."""
         missing = {r.adapter.peft_name for r in requests if r.adapter} - attached_adapters(loaded)
         failed = {}
@@ -325,34 +289,48 @@ class ModelServer:
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         await self._follow_served_model()
-        self._require_model()
-        # Serve cancels this task when the client leaves: the batch then stops this row at its
-        # next token (a request still queued is dropped by serve.batch and never starts).
+        loaded = self._require_model()
+        # Serve cancels this task when the client leaves: the loop then stops this row at its
+        # next token (a request that has not joined the batch yet never starts).
         cancel = threading.Event()
-        arrived_at, item = time.time(), BatchItem(request, cancel)
+        arrived_at = time.time()
         async with self._adapter_in_use(request):
-            self._set_queued([item], True)
+            future = self._decode_loop.submit(loaded, request, cancel)
+            metrics.QUEUE_DEPTH.set(self._decode_loop.waiting)
             try:
-                outcome = await self._generate_batch(item)
+                outcome = await asyncio.wrap_future(future)
             except asyncio.CancelledError:
                 cancel.set()
                 raise
-            finally:
-                self._set_queued([item], False)
-        if isinstance(outcome, Exception):
-            raise outcome
         self._recovered.update(outcome.recovered)
         metrics.record_generation(request, outcome, arrived_at)
+        self._export_prefix_cache()
         return outcome
 
-    def _set_queued(self, items: list[BatchItem], queued: bool) -> None:
-        """Mark generations as waiting for a batch or not (the queue depth metric)."""
-        ids = {id(item) for item in items}
-        if queued:
-            self._queued.update(ids)
-        else:
-            self._queued.difference_update(ids)
-        metrics.QUEUE_DEPTH.set(len(self._queued))
+    def _attach_for(
+        self, loaded: LoadedModel, requests: list[GenerationRequest]
+    ) -> dict[int, Exception]:
+        """Before requests join the decode loop: their adapters attached; the error of each
+        request whose adapter cannot be, by index."""
+        failed = self._ensure_attached(loaded, requests)
+        return {
+            index: failed[r.adapter.peft_name]
+            for index, r in enumerate(requests)
+            if r.adapter and r.adapter.peft_name in failed
+        }
+
+    def _count_step(self, report: StepReport | Exception) -> None:
+        """The decode loop's report of a step (from its thread): counters and metrics."""
+        if isinstance(report, Exception):
+            self._failed_steps += 1
+            return
+        self._failed_steps = 0
+        self._steps.update(steps=1, rows=report.rows)
+        self._cancelled += sum(
+            isinstance(outcome, GenerationCancelledError) for outcome in report.ended
+        )
+        metrics.record_step(report.rows, report.seconds)
+        metrics.QUEUE_DEPTH.set(self._decode_loop.waiting)
 
     def _export_prefix_cache(self) -> None:
         """Add what the served model's prefix cache counted since the last export to metrics."""
@@ -362,85 +340,33 @@ class ModelServer:
             self._cache_exported[cache] = metrics.record_prefix_cache(cache.stats(), exported)
 
     async def generate_stream(self, request: GenerationRequest) -> AsyncIterator[str]:
-        """Text pieces of one reply as they are decoded; streams are not batched."""
+        """Text pieces of one reply as they are decoded: the request joins the decode batch like
+        any other and hands its tokens here as they come."""
         arrived_at = time.time()
         await self._follow_served_model()
         loaded = self._require_model()
         async with self._adapter_in_use(request):
-            failed = await asyncio.to_thread(self._ensure_attached, loaded, [request])
-            if failed:
-                raise next(iter(failed.values()))
-            await asyncio.to_thread(self._model_lock.acquire_read)
+            event_loop = asyncio.get_running_loop()
+            tokens: asyncio.Queue[int | None] = asyncio.Queue()
+
+            def on_token(token: int | None) -> None:
+                event_loop.call_soon_threadsafe(tokens.put_nowait, token)
+
             cancel = threading.Event()
-            pieces = stream_generate(loaded, request, cancel)
-            step: asyncio.Future | None = None
-            left = False
-            read, first_piece_s = 0, None
-            self._running["streams"] += 1
+            future = self._decode_loop.submit(loaded, request, cancel, on_token)
+            future.add_done_callback(lambda _: on_token(None))  # after the row's last token
+            text, first_piece_s = IncrementalText(loaded.tokenizer), None
             try:
-                while True:
-                    # Shielded: a cancelled read leaves its thread running; wait for it below.
-                    step = asyncio.ensure_future(asyncio.to_thread(next, pieces, None))
-                    if (piece := await asyncio.shield(step)) is None:
-                        break
-                    read += 1
-                    if read == 1 + bool(request.prefill):  # the prefill comes before decoding
-                        first_piece_s = time.time() - arrived_at
+                if request.prefill:
+                    yield request.prefill
+                while (token := await tokens.get()) is not None:
+                    if piece := text.add(token):
+                        first_piece_s = first_piece_s or time.time() - arrived_at
+                        yield piece
+                if piece := text.rest():
                     yield piece
-                metrics.record_stream(request, first_piece_s)
-                self._export_prefix_cache()
-            except (asyncio.CancelledError, GeneratorExit):
-                left = True  # the client left: Serve cancels this generator
-                raise
+                future.result()  # the row's error, a timeout after its first pieces say
             finally:
-                # Decoding stops at its next token; the model is released only once it has.
-                cancel.set()
-                if step is not None and not step.done():
-                    await asyncio.wait([step])
-                await asyncio.to_thread(_drain, pieces)
-                self._running["streams"] -= 1
-                self._running["cancelled"] += left
-                self._model_lock.release_read()
-
-    def _run_batch(self, items: list[BatchItem]) -> list[GenerationResult | Exception]:
-        """Generate for the batch; a request whose adapter cannot be attached fails alone."""
-        requests = [item.request for item in items]
-        loaded = self._loaded
-        failed = self._ensure_attached(loaded, requests)
-        results: list[GenerationResult | Exception] = [
-            failed[r.adapter.peft_name] if r.adapter and r.adapter.peft_name in failed else None
-            for r in requests
-        ]
-        runnable = [i for i, outcome in enumerate(results) if outcome is None]
-        self._model_lock.acquire_read()
-        try:
-            outcomes = generate_batch(
-                loaded, [requests[i] for i in runnable], [items[i].cancel for i in runnable]
-            )
-        finally:
-            self._model_lock.release_read()
-        for i, outcome in zip(runnable, outcomes, strict=True):
-            results[i] = outcome
-        self._running["cancelled"] += sum(
-            isinstance(outcome, GenerationCancelledError) for outcome in outcomes
-        )
-        return results
-
-    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.05)
-    async def _generate_batch(self, items: list[BatchItem]) -> list[GenerationResult | Exception]:
-        # A thread keeps the replica's event loop free to gather the next batch meanwhile.
-        self._set_queued(items, False)
-        self._batches.update(batches=1, requests=len(items))
-        self._running["batched"] += len(items)
-        started = time.perf_counter()
-        try:
-            results = await asyncio.to_thread(self._run_batch, items)
-        except Exception:
-            self._failed_batches += 1
-            raise
-        finally:
-            self._running["batched"] -= len(items)
-        self._failed_batches = 0
-        metrics.record_batch(results, time.perf_counter() - started)
+                cancel.set()  # a client that left (Serve cancels this generator) stops its row
+        metrics.record_stream(request, first_piece_s)
         self._export_prefix_cache()
-        return results

@@ -192,8 +192,10 @@ class ModelInfo(BaseModel):
     tool_calls_recovered: dict[str, int] = Field(
         description="Calls this replica read from JSON instead of <tool_call> tags, by format."
     )
-    batches: int = Field(0, description="Batched generate calls this replica ran.")
-    batched_requests: int = Field(0, description="Requests those batches held (their sum).")
+    batches: int = Field(0, description="Decode steps of this replica's continuous batch.")
+    batched_requests: int = Field(
+        0, description="Rows those steps decoded (their sum): over batches, the mean batch size."
+    )
     generations_running: int = Field(
         0, description="Replies this replica is decoding now (streams and batch rows)."
     )

@@ -16,7 +16,8 @@ from typing import Any
 
 import torch
 
-from llm.generation import GenerationRequest, GenerationResult, generate_batch
+from llm.decode_batch import generate_batch
+from llm.generation import GenerationRequest, GenerationResult
 from llm.loading import LoadedModel
 from tools.tool_calls import TOOL_CALL_FORMATS
 from train_app.batching import IGNORE_INDEX, tokenize_row

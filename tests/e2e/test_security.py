@@ -55,7 +55,7 @@ def app(tmp_path_factory, tiny_model_dir):
             "ModelServer": {
                 "max_ongoing_requests": 1,
                 "max_queued_requests": 1,
-                "user_config": {"max_batch_size": 1, "batch_wait_timeout_s": 0.0},
+                "user_config": {"max_batch_size": 1},
             }
         },
     ).start() as serve_app:

@@ -2,7 +2,7 @@
 get exactly the tokens they would have had.
 
 Cases tried: a row cancelled while the batch decodes, a row cancelled before the batch starts
-(it was queued), a stream whose cancel is set mid-way, a stream whose reader stops early.
+(it was queued). Streams are rows too (``test_decode_loop``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ import time
 import pytest
 
 from configs.settings import ModelConfig
+from llm.decode_batch import generate_batch
 from llm.generation import (
     GenerationCancelledError,
     GenerationRequest,
-    generate_batch,
-    stream_generate,
 )
 from llm.loading import load_model
 
@@ -58,22 +57,3 @@ def test_a_row_cancelled_before_the_batch_never_starts(loaded):
     )
     assert isinstance(gone, GenerationCancelledError)
     assert not isinstance(kept, Exception) and kept.completion_tokens <= 5
-
-
-def test_a_cancelled_stream_ends_without_an_error(loaded):
-    cancel = threading.Event()
-    cancel_after(cancel, 0.3)
-    started = time.monotonic()
-    pieces = list(stream_generate(loaded, request("hello", 1500), cancel))
-    assert time.monotonic() - started < 3.0
-    assert pieces, "the pieces decoded before the cancel are kept"
-
-
-def test_a_stream_closed_early_stops_its_decoding(loaded):
-    before = threading.active_count()
-    pieces = stream_generate(loaded, request("hello", 1500))
-    next(pieces)
-    started = time.monotonic()
-    pieces.close()  # joins the decoding thread: it returns once decoding stopped
-    assert time.monotonic() - started < 2.0
-    assert threading.active_count() == before

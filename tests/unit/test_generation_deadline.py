@@ -13,7 +13,8 @@ import time
 import pytest
 
 from configs.settings import ModelConfig
-from llm.generation import GenerationRequest, GenerationTimeoutError, generate_batch
+from llm.decode_batch import generate_batch
+from llm.generation import GenerationRequest, GenerationTimeoutError
 from llm.loading import load_model
 
 

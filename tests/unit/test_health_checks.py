@@ -12,10 +12,10 @@ from serve_app.tool_executor import ToolExecutor
 from tools.registry import ToolRegistry
 
 
-def model_server(loaded=None, failed_batches: int = 0):
+def model_server(loaded=None, failed_steps: int = 0):
     server = object.__new__(ModelServer.func_or_class)
-    server._loaded, server._failed_batches = loaded, failed_batches
-    server._queued = set()  # check_health re-sets the queue depth gauge
+    server._loaded, server._failed_steps = loaded, failed_steps
+    server._decode_loop = SimpleNamespace(waiting=0)  # check_health re-sets the queue depth gauge
     return server
 
 
@@ -29,10 +29,10 @@ def test_a_model_server_that_lost_its_weights_is_unhealthy():
         model_server(loaded).check_health()
 
 
-def test_generation_failing_batch_after_batch_is_unhealthy():
-    model_server(failed_batches=2).check_health()
-    with pytest.raises(RuntimeError, match="3 generation batches"):
-        model_server(failed_batches=3).check_health()
+def test_generation_failing_step_after_step_is_unhealthy():
+    model_server(failed_steps=2).check_health()
+    with pytest.raises(RuntimeError, match="3 decode steps"):
+        model_server(failed_steps=3).check_health()
 
 
 def test_a_tool_executor_with_an_emptied_registry_is_unhealthy():

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from configs.settings import ModelConfig
-from llm.generation import AdapterRef, GenerationRequest, GenerationResult, generate_batch
+from llm.decode_batch import generate_batch
+from llm.generation import AdapterRef, GenerationRequest, GenerationResult
 from llm.loading import load_model
 from serve_app import metrics
 
@@ -105,7 +106,7 @@ def test_zero_counts_are_skipped_as_ray_counters_refuse_them():
     """Recorded into Ray's real metric objects: Counter.inc(0) raises ValueError."""
     empty = GenerationResult(text="", content="", completion_tokens=0)
     metrics.record_generation(request(), empty, arrived_at=time.time())
-    metrics.record_batch([empty, ValueError("bad prompt")], seconds=0.5)
+    metrics.record_step(0, seconds=0.5)
     totals = dict.fromkeys(("hits", "misses", "reused_tokens", "computed_tokens"), 0)
     assert metrics.record_prefix_cache(totals, {}) == totals
 

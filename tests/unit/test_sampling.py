@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from configs.settings import ModelConfig
-from llm.generation import GenerationRequest, GenerationResult, generate_batch
+from llm.decode_batch import generate_batch
+from llm.generation import GenerationRequest, GenerationResult
 from llm.loading import load_model
 
 

@@ -1,0 +1,303 @@
+"""Continuous batching: requests join a running decode batch at any step and leave it when done.
+
+A joining row's prompt but its last token is prefilled alone, through the prefix cache (a shared
+system prompt and tool list is computed once); its last prompt token then goes into the next
+decode step beside every other row's latest token. All rows live in one key/value cache,
+left-padded to the widest: the attention mask hides the padding and each row's positions count
+only its own tokens, so a row decodes the tokens it would decode alone, whoever joins or leaves.
+A finished row leaves at once and frees its slot; nothing waits for the longest reply.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from peft import PeftModel
+from transformers import DynamicCache
+
+from llm.generation import (
+    BASE_ADAPTER,
+    GREEDY_BELOW_TEMPERATURE,
+    GenerationCancelledError,
+    GenerationRequest,
+    GenerationResult,
+    GenerationTimeoutError,
+    PromptRenderError,
+    eos_ids,
+    finish,
+    render_prompt,
+    reply_ended,
+)
+from llm.loading import LoadedModel
+from llm.prefix_cache import batch_cache, row_prefix
+
+
+@dataclass
+class Row:
+    """One request decoding in a batch."""
+
+    request: GenerationRequest
+    prompt: list[int]
+    budget: int  # most new tokens it may get
+    cancel: threading.Event
+    adapter: str | None  # its peft adapter name; None on a model without adapters
+    generator: torch.Generator | None  # a seeded request's own random numbers
+    on_token: Callable[[int], None] | None = None  # told each new token (a stream's reader)
+    new_ids: list[int] = field(default_factory=list)
+    first_token_at: float | None = None
+
+    @property
+    def next_input(self) -> int:
+        return self.new_ids[-1] if self.new_ids else self.prompt[-1]
+
+
+def new_row(
+    loaded: LoadedModel,
+    request: GenerationRequest,
+    cancel: threading.Event,
+    on_token: Callable[[int], None] | None = None,
+) -> Row:
+    """A request ready to join a batch. Raises what makes it unable to run: its prompt cannot be
+    rendered, is too long, or its deadline has passed."""
+    if request.deadline is not None and request.deadline <= time.time():
+        raise GenerationTimeoutError()  # it waited in the queue past its deadline
+    prompt = render_prompt(loaded, request)
+    if len(prompt) < 2:
+        raise PromptRenderError("the chat template rendered fewer than 2 tokens")
+    if isinstance(loaded.model, PeftModel):
+        adapter = request.adapter.peft_name if request.adapter else BASE_ADAPTER
+    elif request.adapter:
+        raise RuntimeError("a request asks for an adapter, but none is attached")
+    else:
+        adapter = None
+    generator = None
+    if request.seed is not None and request.temperature >= GREEDY_BELOW_TEMPERATURE:
+        generator = torch.Generator(device=loaded.device).manual_seed(request.seed)
+    budget = min(request.max_new_tokens, request.max_length - len(prompt))
+    return Row(request, prompt, budget, cancel, adapter, generator, on_token)
+
+
+class DecodeBatch:
+    """The rows of one loaded model decoding together; ``join`` and ``step`` from one thread."""
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+        self.rows: list[Row] = []
+        self._cache: DynamicCache | None = None
+        self._mask: torch.Tensor | None = None  # [rows, width]: 1 a token, 0 left padding
+        self._eos = eos_ids(loaded)
+        tag = loaded.tokenizer.convert_tokens_to_ids("<tool_call>")
+        single_token = isinstance(tag, int) and tag != loaded.tokenizer.unk_token_id
+        self._tool_call_tag = tag if single_token else None
+
+    def join(self, rows: list[Row]) -> None:
+        """Prefill the rows' prompts (all but the last token) and add them to the batch."""
+        if not rows:
+            return
+        model, device = self.loaded.model, self.loaded.device
+        prefixes = [
+            row_prefix(
+                model,
+                self.loaded.prefix_cache,
+                row.adapter,
+                row.prompt,
+                self._adapter_kwargs([row]),
+            )
+            for row in rows
+        ]
+        widths = [len(row.prompt) - 1 for row in rows]
+        width = max(widths + [0 if self._mask is None else self._mask.shape[1]])
+        parts = ([] if self._cache is None else [self._layers()]) + prefixes
+        self._cache = batch_cache(parts, width)
+        masks = [] if self._mask is None else [_pad_left(self._mask, width)]
+        masks += [
+            _pad_left(torch.ones(1, w, dtype=torch.long, device=device), width) for w in widths
+        ]
+        self._mask = torch.cat(masks)
+        self.rows += rows
+
+    @torch.inference_mode()
+    def step(self) -> list[tuple[Row, GenerationResult | Exception]]:
+        """Decode one token for every row; returns the rows that ended, which leave the batch.
+
+        Rows whose clients left are taken out first, without decoding: once a cancel is set, the
+        row's adapter may be detached.
+        """
+        cancelled = [index for index, row in enumerate(self.rows) if row.cancel.is_set()]
+        left = [(self.rows[index], GenerationCancelledError()) for index in cancelled]
+        self._drop(cancelled)
+        if not self.rows:
+            return left
+        device = self.loaded.device
+        inputs = torch.tensor([[row.next_input] for row in self.rows], device=device)
+        mask = torch.cat([self._mask, torch.ones_like(self._mask[:, :1])], dim=1)
+        output = self.loaded.model(
+            input_ids=inputs,
+            attention_mask=mask,
+            position_ids=self._mask.sum(dim=1, keepdim=True),
+            cache=self._cache,
+            use_cache=True,
+            **self._adapter_kwargs(self.rows),
+        )
+        self._mask = mask
+        tokens = self._pick(output.logits[:, -1, :].float())
+        now = time.time()
+        ended = []
+        for index, (row, token) in enumerate(zip(self.rows, tokens, strict=True)):
+            row.new_ids.append(token)
+            row.first_token_at = row.first_token_at or now
+            if row.on_token is not None:
+                row.on_token(token)
+            outcome = self._outcome(row, now)
+            if outcome is not None:
+                ended.append((index, row, outcome))
+        self._drop([index for index, _, _ in ended])
+        return left + [(row, outcome) for _, row, outcome in ended]
+
+    def _outcome(self, row: Row, now: float) -> GenerationResult | Exception | None:
+        """The row's result once it ended (eos, its budget, a stop text), a timeout if its
+        deadline passed first; None while it goes on."""
+        if reply_ended(self.loaded, row.request, row.new_ids, row.budget, self._eos):
+            result = finish(
+                self.loaded, row.request, row.new_ids, row.budget, self._eos, len(row.prompt)
+            )
+            result.first_token_at = row.first_token_at
+            return result
+        if row.request.deadline is not None and row.request.deadline <= now:
+            return GenerationTimeoutError()
+        return None
+
+    def _pick(self, logits: torch.Tensor) -> list[int]:
+        """Each row's next token under its own sampling settings."""
+        tokens = logits.argmax(dim=-1).tolist()  # right for the plain greedy rows
+        for index, row in enumerate(self.rows):
+            request = row.request
+            banned = not request.tool_calls_allowed and self._tool_call_tag is not None
+            greedy = request.temperature < GREEDY_BELOW_TEMPERATURE
+            if greedy and not banned and request.repetition_penalty == 1.0:
+                continue
+            scores = logits[index]
+            if request.repetition_penalty != 1.0:
+                seen = torch.tensor(row.prompt + row.new_ids, device=scores.device)
+                picked = scores[seen]
+                scores = scores.clone()
+                scores[seen] = torch.where(
+                    picked < 0,
+                    picked * request.repetition_penalty,
+                    picked / request.repetition_penalty,
+                )
+            if banned:
+                scores = scores.clone()
+                scores[self._tool_call_tag] = -math.inf
+            if greedy:
+                tokens[index] = int(scores.argmax())
+                continue
+            probs = _top_p(scores / request.temperature, request.top_p).softmax(dim=-1)
+            tokens[index] = int(torch.multinomial(probs, 1, generator=row.generator))
+        return tokens
+
+    def _adapter_kwargs(self, rows: list[Row]) -> dict[str, Any]:
+        if rows and rows[0].adapter is not None:
+            return {"adapter_names": [row.adapter for row in rows]}
+        return {}
+
+    def _layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [(layer.keys, layer.values) for layer in self._cache.layers]
+
+    def _drop(self, indices: list[int]) -> None:
+        """Remove rows, and the padding columns no row left needs."""
+        if not indices:
+            return
+        gone = set(indices)
+        keep = [i for i in range(len(self.rows)) if i not in gone]
+        self.rows = [self.rows[i] for i in keep]
+        if not keep:
+            self._cache = self._mask = None
+            return
+        mask = self._mask[keep]
+        first = int(mask.any(dim=0).nonzero()[0])
+        self._mask = mask[:, first:]
+        for layer in self._cache.layers:
+            layer.keys = layer.keys[keep, :, first:]
+            layer.values = layer.values[keep, :, first:]
+
+
+def generate_batch(
+    loaded: LoadedModel,
+    requests: list[GenerationRequest],
+    cancels: Sequence[threading.Event] | None = None,
+) -> list[GenerationResult | Exception]:
+    """Generate for every request in one batch; a request that cannot run gets its exception in
+    its slot. ``cancels[i]`` set (request i's client left) stops row i at its next token, or
+    keeps it from starting: its slot gets a GenerationCancelledError."""
+    results: list[GenerationResult | Exception | None] = [None] * len(requests)
+    cancels = list(cancels or [threading.Event() for _ in requests])
+    slots: dict[int, int] = {}  # id of a row -> its request's index
+    batch = DecodeBatch(loaded)
+    rows = []
+    for index, request in enumerate(requests):
+        if cancels[index].is_set():
+            results[index] = GenerationCancelledError()
+            continue
+        try:
+            row = new_row(loaded, request, cancels[index])
+        except Exception as error:  # a bad template input must fail only its own request
+            results[index] = error
+            continue
+        rows.append(row)
+        slots[id(row)] = index
+    batch.join(rows)
+    while batch.rows:
+        for row, outcome in batch.step():
+            results[slots[id(row)]] = outcome
+    return results  # type: ignore[return-value]
+
+
+class IncrementalText:
+    """The text of a reply's tokens as they come, handed out piece by piece (for streams).
+
+    A token that ends inside a multi-byte character adds nothing until the character is whole.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer
+        self._ids: list[int] = []
+        self._sent = ""
+
+    def add(self, token: int) -> str:
+        """The text the token adds (special tokens add none)."""
+        self._ids.append(token)
+        text = self._tokenizer.decode(self._ids, skip_special_tokens=True)
+        if text.endswith("\ufffd"):
+            return ""
+        piece, self._sent = text[len(self._sent) :], text
+        return piece
+
+    def rest(self) -> str:
+        """What is held back at the end of a reply (a character its last tokens left unfinished,
+        shown as the plain reply shows it)."""
+        text = self._tokenizer.decode(self._ids, skip_special_tokens=True)
+        piece, self._sent = text[len(self._sent) :], text
+        return piece
+
+
+def _pad_left(tensor: torch.Tensor, width: int) -> torch.Tensor:
+    return torch.nn.functional.pad(tensor, (width - tensor.shape[-1], 0))
+
+
+def _top_p(scores: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Scores outside the smallest set of tokens whose probability reaches ``top_p`` set to -inf
+    (the most likely token always stays)."""
+    if top_p >= 1.0:
+        return scores
+    ordered, order = scores.sort(descending=True)
+    before = ordered.softmax(dim=-1).cumsum(dim=-1) - ordered.softmax(dim=-1)
+    drop = before >= top_p
+    drop[0] = False
+    return scores.index_fill(0, order[drop], -math.inf)
