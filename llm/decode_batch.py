@@ -1,8 +1,8 @@
 """Continuous batching: requests join a running decode batch at any step and leave it when done.
 
-A joining row's prompt but its last token is prefilled alone, through the prefix cache (a shared
-system prompt and tool list is computed once); its last prompt token then goes into the next
-decode step beside every other row's latest token. All rows live in one key/value cache,
+A joining row's prompt is prefilled alone, through the prefix cache (a shared system prompt and
+tool list is computed once), and its logits give the row's first token; the row then decodes in
+the next step beside every other row. All rows live in one key/value cache,
 left-padded to the widest: the attention mask hides the padding and each row's positions count
 only its own tokens, so a row decodes the tokens it would decode alone, whoever joins or leaves.
 A finished row leaves at once and frees its slot; nothing waits for the longest reply.
@@ -34,8 +34,9 @@ from llm.generation import (
     render_prompt,
     reply_ended,
 )
+from llm.kv_cache import LayerKV, batch_cache
 from llm.loading import LoadedModel
-from llm.prefix_cache import batch_cache, row_prefix
+from llm.prefix_cache import row_prefill
 
 
 @dataclass
@@ -52,9 +53,11 @@ class Row:
     new_ids: list[int] = field(default_factory=list)
     first_token_at: float | None = None
 
-    @property
-    def next_input(self) -> int:
-        return self.new_ids[-1] if self.new_ids else self.prompt[-1]
+    def add(self, token: int, now: float) -> None:
+        self.new_ids.append(token)
+        self.first_token_at = self.first_token_at or now
+        if self.on_token is not None:
+            self.on_token(token)
 
 
 def new_row(
@@ -96,31 +99,37 @@ class DecodeBatch:
         single_token = isinstance(tag, int) and tag != loaded.tokenizer.unk_token_id
         self._tool_call_tag = tag if single_token else None
 
-    def join(self, rows: list[Row]) -> None:
-        """Prefill the rows' prompts (all but the last token) and add them to the batch."""
+    @torch.inference_mode()
+    def join(self, rows: list[Row]) -> list[tuple[Row, GenerationResult | Exception]]:
+        """Prefill the rows' prompts, which gives each its first token, and add them to the
+        batch; returns the rows that ended with that token (they never join)."""
         if not rows:
-            return
-        model, device = self.loaded.model, self.loaded.device
-        prefixes = [
-            row_prefix(
-                model,
-                self.loaded.prefix_cache,
+            return []
+        loaded = self.loaded
+        prefills = [
+            row_prefill(
+                loaded.model,
+                loaded.prefix_cache,
                 row.adapter,
                 row.prompt,
                 self._adapter_kwargs([row]),
             )
             for row in rows
         ]
-        widths = [len(row.prompt) - 1 for row in rows]
-        width = max(widths + [0 if self._mask is None else self._mask.shape[1]])
-        parts = ([] if self._cache is None else [self._layers()]) + prefixes
-        self._cache = batch_cache(parts, width)
-        masks = [] if self._mask is None else [_pad_left(self._mask, width)]
-        masks += [
-            _pad_left(torch.ones(1, w, dtype=torch.long, device=device), width) for w in widths
-        ]
-        self._mask = torch.cat(masks)
-        self.rows += rows
+        tokens = self._pick(torch.stack([logits for _, logits in prefills]), rows)
+        now = time.time()
+        ended, joining, layers = [], [], []
+        for row, token, (row_layers, _) in zip(rows, tokens, prefills, strict=True):
+            row.add(token, now)
+            outcome = self._outcome(row, now)
+            if outcome is None:
+                joining.append(row)
+                layers.append(row_layers)
+            else:
+                ended.append((row, outcome))
+        if joining:
+            self._merge(joining, layers)
+        return ended
 
     @torch.inference_mode()
     def step(self) -> list[tuple[Row, GenerationResult | Exception]]:
@@ -135,7 +144,7 @@ class DecodeBatch:
         if not self.rows:
             return left
         device = self.loaded.device
-        inputs = torch.tensor([[row.next_input] for row in self.rows], device=device)
+        inputs = torch.tensor([[row.new_ids[-1]] for row in self.rows], device=device)
         mask = torch.cat([self._mask, torch.ones_like(self._mask[:, :1])], dim=1)
         output = self.loaded.model(
             input_ids=inputs,
@@ -146,19 +155,29 @@ class DecodeBatch:
             **self._adapter_kwargs(self.rows),
         )
         self._mask = mask
-        tokens = self._pick(output.logits[:, -1, :].float())
+        tokens = self._pick(output.logits[:, -1, :].float(), self.rows)
         now = time.time()
         ended = []
         for index, (row, token) in enumerate(zip(self.rows, tokens, strict=True)):
-            row.new_ids.append(token)
-            row.first_token_at = row.first_token_at or now
-            if row.on_token is not None:
-                row.on_token(token)
+            row.add(token, now)
             outcome = self._outcome(row, now)
             if outcome is not None:
                 ended.append((index, row, outcome))
         self._drop([index for index, _, _ in ended])
         return left + [(row, outcome) for _, row, outcome in ended]
+
+    def _merge(self, rows: list[Row], layers: list[LayerKV]) -> None:
+        """Add prefilled rows: everyone's keys and values left-padded to the widest."""
+        widths = [len(row.prompt) for row in rows]
+        width = max(widths + [0 if self._mask is None else self._mask.shape[1]])
+        parts = ([] if self._cache is None else [self._layers()]) + layers
+        self._cache = batch_cache(parts, width)
+        masks = [] if self._mask is None else [_pad_left(self._mask, width)]
+        for row_width in widths:
+            ones = torch.ones(1, row_width, dtype=torch.long, device=self.loaded.device)
+            masks.append(_pad_left(ones, width))
+        self._mask = torch.cat(masks)
+        self.rows += rows
 
     def _outcome(self, row: Row, now: float) -> GenerationResult | Exception | None:
         """The row's result once it ended (eos, its budget, a stop text), a timeout if its
@@ -173,10 +192,10 @@ class DecodeBatch:
             return GenerationTimeoutError()
         return None
 
-    def _pick(self, logits: torch.Tensor) -> list[int]:
-        """Each row's next token under its own sampling settings."""
+    def _pick(self, logits: torch.Tensor, rows: list[Row]) -> list[int]:
+        """Each row's next token under its own sampling settings (``logits[i]`` is row i's)."""
         tokens = logits.argmax(dim=-1).tolist()  # right for the plain greedy rows
-        for index, row in enumerate(self.rows):
+        for index, row in enumerate(rows):
             request = row.request
             banned = not request.tool_calls_allowed and self._tool_call_tag is not None
             greedy = request.temperature < GREEDY_BELOW_TEMPERATURE
@@ -252,7 +271,8 @@ def generate_batch(
             continue
         rows.append(row)
         slots[id(row)] = index
-    batch.join(rows)
+    for row, outcome in batch.join(rows):
+        results[slots[id(row)]] = outcome
     while batch.rows:
         for row, outcome in batch.step():
             results[slots[id(row)]] = outcome

@@ -1,12 +1,11 @@
 """Reuse of prompt keys and values across requests that share a prefix (the system prompt and
 tool list; an earlier round of the same conversation).
 
-Every prompt but its last token is kept as one entry, least recently used evicted past a byte
-budget. A new prompt starts from the entry with which it shares the longest prefix (cut to that
-length) and computes only the rest. The rows of a batch are then laid side by side, each row's
-keys and values left-padded to the widest, so one ``generate`` call decodes them all: its
-attention mask hides the padding and its positions follow the mask, so every row sees exactly
-the tokens it would see alone. Entries are per adapter (a LoRA on k/v changes them) and belong to
+Every prompt is kept as one entry, least recently used evicted past a byte budget. A new prompt
+starts from the entry with which it shares the longest prefix (cut to that length) and computes
+only the rest, at least its last token, whose logits give the reply's first token. The rows of a
+batch are then laid side by side, each row's keys and values left-padded to the widest
+(``decode_batch``). Entries are per adapter (a LoRA on k/v changes them) and belong to
 one loaded model.
 """
 
@@ -14,15 +13,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from transformers import DynamicCache
 
-# Per layer: keys and values of one row, [1, kv_heads, tokens, head_dim].
-LayerKV = list[tuple[torch.Tensor, torch.Tensor]]
+from llm.kv_cache import LayerKV  # here one row: [1, kv_heads, tokens, head_dim]
 
 
 @dataclass
@@ -112,22 +109,22 @@ def _as_cache(layers: LayerKV) -> DynamicCache:
     return cache
 
 
-def row_prefix(
+def row_prefill(
     model: Any, cache: PrefixCache, adapter: str | None, prompt: list[int], forward_kwargs: dict
-) -> LayerKV:
-    """Keys and values of ``prompt[:-1]``: the longest cached prefix, extended by a forward pass
-    over the rest (then cached itself). ``forward_kwargs`` selects the row's adapter. A disabled
-    cache computes the whole prefix and counts nothing."""
-    ids = torch.tensor(prompt[:-1])
+) -> tuple[LayerKV, torch.Tensor]:
+    """Keys and values of ``prompt`` and the logits after its last token: the longest cached
+    prefix (never all of it: the last token is computed for its logits), extended by a forward
+    pass over the rest (then cached itself). ``forward_kwargs`` selects the row's adapter. A
+    disabled cache computes the whole prompt and counts nothing."""
+    ids = torch.tensor(prompt)
     layers, shared = cache.longest(adapter, ids) if cache.enabled else (None, 0)
+    shared = min(shared, len(ids) - 1)
     start = [(k[:, :, :shared], v[:, :, :shared]) for k, v in layers] if layers else []
     if cache.enabled:
         cache.count(shared, len(ids) - shared)
-    if shared == len(ids):
-        return start
     past = _as_cache(start) if start else DynamicCache()
     device = next(model.parameters()).device
-    model(
+    output = model(
         input_ids=ids[shared:].unsqueeze(0).to(device),
         cache=past,
         use_cache=True,
@@ -136,18 +133,4 @@ def row_prefix(
     )
     full = [(layer.keys, layer.values) for layer in past.layers]
     cache.put(adapter, ids, full)
-    return full
-
-
-def batch_cache(rows: Sequence[LayerKV], width: int) -> DynamicCache:
-    """One cache for a batch: each row's keys and values left-padded with zeros to ``width``."""
-    cache = DynamicCache()
-    for index in range(len(rows[0])):
-        keys, values = [], []
-        for row in rows:
-            k, v = row[index]
-            pad = width - k.shape[2]
-            keys.append(torch.nn.functional.pad(k, (0, 0, pad, 0)))
-            values.append(torch.nn.functional.pad(v, (0, 0, pad, 0)))
-        cache.update(torch.cat(keys), torch.cat(values), index)
-    return cache
+    return full, output.logits[0, -1].float()

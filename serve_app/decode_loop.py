@@ -139,9 +139,9 @@ class DecodeLoop:
             started = time.perf_counter()
             rows, refused = self._admit(joining)
             try:
-                self._batch.join(rows)
+                ended = self._batch.join(rows)
                 decoded = len(self._batch.rows)
-                ended = self._batch.step() if decoded else []
+                ended += self._batch.step() if decoded else []
             except Exception as error:  # the batch is lost: every row in it fails with this
                 logger.exception("a decode step failed; its %d rows fail", self.decoding)
                 self._fail_batch(error)

@@ -59,8 +59,7 @@ def run(batch: DecodeBatch, joins: dict[int, list[GenerationRequest]]) -> dict[s
     texts, step = {}, 0
     while batch.rows or any(at >= step for at in joins):
         rows = [new_row(batch.loaded, r, threading.Event()) for r in joins.get(step, [])]
-        batch.join(rows)
-        for row, outcome in batch.step():
+        for row, outcome in batch.join(rows) + batch.step():
             assert isinstance(outcome, GenerationResult), outcome
             texts[row.request.messages[0]["content"]] = outcome.text
         step += 1
