@@ -71,8 +71,8 @@ def new_row(
     if request.deadline is not None and request.deadline <= time.time():
         raise GenerationTimeoutError()  # it waited in the queue past its deadline
     prompt = render_prompt(loaded, request)
-    if len(prompt) < 2:
-        raise PromptRenderError("the chat template rendered fewer than 2 tokens")
+    if not prompt:
+        raise PromptRenderError("the chat template rendered no tokens for these messages")
     if isinstance(loaded.model, PeftModel):
         adapter = request.adapter.peft_name if request.adapter else BASE_ADAPTER
     elif request.adapter:

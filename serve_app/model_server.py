@@ -325,11 +325,12 @@ class ModelServer:
             self._failed_steps += 1
             return
         self._failed_steps = 0
-        self._steps.update(steps=1, rows=report.rows)
         self._cancelled += sum(
             isinstance(outcome, GenerationCancelledError) for outcome in report.ended
         )
-        metrics.record_step(report.rows, report.seconds)
+        if report.rows:  # not a round in which every request ended at its prefill or failed
+            self._steps.update(steps=1, rows=report.rows)
+            metrics.record_step(report.rows, report.seconds)
         metrics.QUEUE_DEPTH.set(self._decode_loop.waiting)
 
     def _export_prefix_cache(self) -> None:
