@@ -4,8 +4,8 @@ The served model is part of the configuration: a successful load persists ``mode
 (config overrides), and every replica, a replacement or an added one included, serves the persisted
 model; a replica that finds it changed loads it before its next request.
 
-Plain requests join one continuous batch (``decode_loop``): a request starts at the next decode
-step, not after the running ones finish. Requests may name a LoRA adapter
+Every generation, streamed or not, joins one continuous batch (``decode_loop``): it starts at the
+next decode step, not after the running ones finish. Requests may name a LoRA adapter
 (``GenerationRequest.adapter``); Serve model multiplexing routes them to a replica that has it,
 and the replica keeps the ``model.max_loaded_adapters`` most recently used adapters attached,
 unmerged, over its one base model.
@@ -95,7 +95,7 @@ class ModelServer:
         self._in_use: Counter[str] = Counter()
         self._decode_loop = DecodeLoop(
             ModelServerOptions().max_batch_size,
-            prepare=self._attach_for,
+            prepare=self._ensure_attached,
             on_step=self._count_step,
         )
 
@@ -274,18 +274,22 @@ class ModelServer:
 
     def _ensure_attached(
         self, loaded: LoadedModel, requests: list[GenerationRequest]
-    ) -> dict[str, ModelLoadError]:
+    ) -> dict[int, Exception]:
         """On the model thread, before requests join the batch: re-attach what a base swap or an
-        eviction race took away; rare, so no limit applies
-        (the next sweep detaches what is not live). Returns the adapters that failed, by name."""
+        eviction race took away; rare, so no limit applies (the next sweep detaches what is not
+        live). Returns the error of each request whose adapter cannot be attached, by index."""
         missing = {r.adapter.peft_name for r in requests if r.adapter} - attached_adapters(loaded)
-        failed = {}
+        failed: dict[str, ModelLoadError] = {}
         for name in missing:
             try:
                 self._attach(loaded, name)
             except ModelLoadError as error:
                 failed[name] = error
-        return failed
+        return {
+            index: failed[r.adapter.peft_name]
+            for index, r in enumerate(requests)
+            if r.adapter and r.adapter.peft_name in failed
+        }
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         await self._follow_served_model()
@@ -306,18 +310,6 @@ class ModelServer:
         metrics.record_generation(request, outcome, arrived_at)
         self._export_prefix_cache()
         return outcome
-
-    def _attach_for(
-        self, loaded: LoadedModel, requests: list[GenerationRequest]
-    ) -> dict[int, Exception]:
-        """Before requests join the decode loop: their adapters attached; the error of each
-        request whose adapter cannot be, by index."""
-        failed = self._ensure_attached(loaded, requests)
-        return {
-            index: failed[r.adapter.peft_name]
-            for index, r in enumerate(requests)
-            if r.adapter and r.adapter.peft_name in failed
-        }
 
     def _count_step(self, report: StepReport | Exception) -> None:
         """The decode loop's report of a step (from its thread): counters and metrics."""
