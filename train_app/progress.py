@@ -24,6 +24,10 @@ class JobProgress:
     message: str = "waiting for training workers"
     step: int = 0
     total_steps: int = 0
+    # Micro-batches of the step under way (gradient accumulation): on a CPU one step of the
+    # defaults takes about a minute, and these show it moving.
+    micro_batch: int = 0
+    micro_batches_per_step: int = 0
     epoch: int = 0
     loss: float | None = None
     learning_rate: float | None = None
@@ -40,10 +44,27 @@ class JobProgress:
 
     @property
     def progress(self) -> float:
-        """Percent of optimizer steps done; 100 once the job succeeded."""
+        """Percent of optimizer steps done, the step under way counted by its micro-batches;
+        100 once the job succeeded."""
         if self.state == "succeeded":
             return 100.0
-        return round(100.0 * self.step / self.total_steps, 1) if self.total_steps else 0.0
+        if not self.total_steps:
+            return 0.0
+        partial = self.micro_batch / self.micro_batches_per_step if self.micro_batch else 0.0
+        return round(100.0 * (self.step + partial) / self.total_steps, 1)
+
+    def record_micro_batch(self, done: int, per_step: int, total_steps: int) -> None:
+        """``done`` of the ``per_step`` micro-batches of the next step are through."""
+        self.micro_batch, self.micro_batches_per_step = done, per_step
+        self.total_steps = total_steps
+        if self.state == "pending":
+            self.state = "running"
+        if self.state == "running":
+            self.message = (
+                f"训练进度: {self.progress:.0f}% (step {self.step + 1}/{total_steps}: "
+                f"micro-batch {done}/{per_step})"
+            )
+        self.updated_at = time.time()
 
     def record_step(
         self,
@@ -56,6 +77,7 @@ class JobProgress:
         seconds_per_step: float,
     ) -> None:
         self.step, self.total_steps, self.epoch = step, total_steps, epoch
+        self.micro_batch = 0
         self.loss, self.learning_rate = loss, learning_rate
         self.tokens_per_second = tokens_per_second
         self.eta_seconds = round(max(total_steps - step, 0) * seconds_per_step, 1)
@@ -103,6 +125,9 @@ class ProgressTracker:
         training_metrics.record_step(
             self._progress.job_id, step["step"], step["loss"], step["tokens_per_second"]
         )
+
+    def record_micro_batch(self, done: int, per_step: int, total_steps: int) -> None:
+        self._progress.record_micro_batch(done, per_step, total_steps)
 
     def set_state(self, state: JobState, message: str, error: str | None = None) -> None:
         self._progress.set_state(state, message, error)

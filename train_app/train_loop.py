@@ -1,8 +1,9 @@
 """The recipe every Ray Train worker runs: data → model → step → progress → checkpoint.
 
-Rank 0 pushes progress to the job's ProgressTracker actor every step without waiting, and calls
-``ray.train.report`` (synchronous, about a second each) only at checkpoints. A stop request is
-seen within one step: the loop saves a checkpoint and returns.
+Rank 0 pushes progress to the job's ProgressTracker actor every micro-batch without waiting (a
+step of the defaults takes about a minute on a CPU), and calls ``ray.train.report`` (synchronous,
+about a second each) only at checkpoints. A stop request is seen within one step: the loop saves
+a checkpoint and returns.
 """
 
 from __future__ import annotations
@@ -185,6 +186,7 @@ def _any_rank(flag: bool, world: int) -> bool:
 
 
 def train_loop_per_worker(config: dict[str, Any]) -> None:
+    worker_started = time.perf_counter()
     spec = WorkerSpec.model_validate(config)
     training = spec.training
     context = ray.train.get_context()
@@ -213,6 +215,16 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     total_steps = steps_per_epoch * training.num_epochs
     if training.max_steps is not None:
         total_steps = min(total_steps, training.max_steps)
+    logger.info(
+        "job %s rank %d: model and %d rows ready in %.1f s; %d steps of %d micro-batches of %d",
+        spec.job_id,
+        rank,
+        len(examples),
+        time.perf_counter() - worker_started,
+        total_steps,
+        training.gradient_accumulation_steps,
+        training.batch_size,
+    )
 
     model = ray.train.torch.prepare_model(model)
     core = model.module if hasattr(model, "module") else model
@@ -289,7 +301,12 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             loss.backward()
             accumulated_loss += loss.item()
             tokens += int(batch["attention_mask"].sum())
-            if (index + 1) % training.gradient_accumulation_steps:
+            done_in_step = (index + 1) % training.gradient_accumulation_steps
+            if done_in_step:
+                if tracker and rank == 0:
+                    tracker.record_micro_batch.remote(
+                        done_in_step, training.gradient_accumulation_steps, total_steps
+                    )
                 continue
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()

@@ -47,3 +47,23 @@ def test_succeeded_job_reports_full_progress():
     record(progress, 9)
     progress.set_state("succeeded", "done")
     assert progress.progress == 100.0
+
+
+def test_micro_batches_show_the_step_under_way_and_the_next_step_resets_them():
+    progress = JobProgress(job_id="j")
+    progress.record_micro_batch(done=1, per_step=4, total_steps=10)
+    snap = progress.snapshot()
+    assert snap["state"] == "running" and snap["step"] == 0
+    assert snap["progress"] == 2.5  # a quarter of the first of ten steps
+    assert "step 1/10: micro-batch 1/4" in snap["message"]
+    record(progress, 1)
+    assert progress.snapshot()["micro_batch"] == 0 and progress.progress == 10.0
+    progress.record_micro_batch(done=3, per_step=4, total_steps=10)
+    assert progress.progress == 17.5 and "step 2/10: micro-batch 3/4" in progress.message
+
+
+def test_micro_batches_of_a_stopping_job_keep_its_message():
+    progress = JobProgress(job_id="j")
+    progress.request_stop()
+    progress.record_micro_batch(done=1, per_step=2, total_steps=4)
+    assert progress.state == "stopping" and progress.message.startswith("stop requested")
