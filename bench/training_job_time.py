@@ -45,15 +45,13 @@ def main() -> None:
         ServeApp(Path(workdir), {}).start(timeout_s=900) as app,
         httpx.Client(base_url=app.url, timeout=60) as client,
     ):
-        started = time.perf_counter()
-        client.post("/training/start", json=SEED_EXAMPLE).raise_for_status()
-        first_progress = wait_for_status(client, lambda s: s["progress"] > 0, timeout_s=3600)
-        first_seconds = time.perf_counter() - started
+        seconds, first_progress = timed_job(client, SEED_EXAMPLE, lambda s: s["progress"] > 0)
+        waited = time.perf_counter()
         first_step = wait_for_status(client, lambda s: s["step"] >= 1, timeout_s=3600)
         print(
-            f"seed example: progress shown after {first_seconds:.0f} s "
-            f"({first_progress['message']}), its first step after "
-            f"{time.perf_counter() - started:.0f} s ({first_step['message']})"
+            f"seed example: progress shown after {seconds:.0f} s ({first_progress['message']}), "
+            f"its first step after {seconds + time.perf_counter() - waited:.0f} s "
+            f"({first_step['message']})"
         )
         client.post("/training/stop").raise_for_status()
         wait_for_status(client, lambda s: not s["is_training"], timeout_s=600)
