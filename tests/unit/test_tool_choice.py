@@ -103,3 +103,23 @@ def test_a_tool_whose_parameters_are_no_json_schema_is_400(parameters):
         tool_functions(body)
     assert raised.value.status == 400
     assert "tools[0].function.parameters is not a valid JSON schema" in str(raised.value)
+
+
+def test_a_schema_is_judged_by_its_content_each_time_it_is_sent():
+    """The schema check is cached by content: a schema sent again is judged as before, and the
+    same tool name with another schema is judged on its own."""
+    good = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    bad = {"type": "object", "properties": {"city": {"type": "string"}}, "required": "city"}
+
+    def request(parameters):
+        return ChatCompletionRequest(
+            model="m",
+            messages=[{"role": "user", "content": "hi"}],
+            tools=[{"type": "function", "function": {"name": "f", "parameters": parameters}}],
+        )
+
+    for _ in range(2):
+        assert tool_functions(request(good))["f"]["parameters"] == good
+        with pytest.raises(OpenAIError) as raised:
+            tool_functions(request(bad))
+        assert raised.value.status == 400
