@@ -30,6 +30,7 @@ def test_a_token_of_several_pieces_is_refused(tiny_model_dir):
 
 def test_trained_tag_rows_change_the_output_of_the_saved_adapter(tiny_model_dir, tmp_path):
     """The tied lm_head row moves with the embedding row: the tag's logit changes."""
+    torch.manual_seed(0)  # LoRA's initialisation and dropout: one in ten unseeded runs failed
     training = TrainingConfig()
     tag = trainable_token_ids(tiny_model_dir, training)[0]
     spec = WorkerSpec(
@@ -61,3 +62,42 @@ def test_trained_tag_rows_change_the_output_of_the_saved_adapter(tiny_model_dir,
     assert with_adapter > before + 1.0
     # Served alone the adapter is merged: the tag rows go into the (tied) weights.
     assert tag_log_prob(tuned.merge_and_unload()) == pytest.approx(with_adapter, abs=1e-4)
+
+
+def _layer_input_requires_grad(tiny_model_dir, **training_fields) -> tuple[bool, float]:
+    """Whether the first decoder layer's input is part of the backward graph, and the norm of
+    the tag rows' gradient, after one backward pass on a tag token."""
+    training = TrainingConfig(**training_fields)
+    tag = trainable_token_ids(tiny_model_dir, training)[0]
+    spec = WorkerSpec(
+        job_id="t",
+        base_model_path=str(tiny_model_dir),
+        train_file="",
+        validation_file="",
+        training=training,
+        trainable_token_ids=[tag],
+    )
+    model, _ = build_model(spec, torch.device("cpu"))
+    seen = []
+    model.get_base_model().model.layers[0].register_forward_hook(
+        lambda _module, inputs, _out: seen.append(inputs[0].requires_grad)
+    )
+    loss = -model(input_ids=torch.tensor([[1, 2, tag, 3]])).logits[0, -1].log_softmax(-1)[tag]
+    loss.backward()
+    delta = next(p for n, p in model.named_parameters() if "trainable_tokens_delta" in n)
+    return seen[0], delta.grad.norm().item()
+
+
+def test_lora_on_the_upper_layers_stops_the_backward_pass_there(tiny_model_dir):
+    """Trained tag rows would pull the backward pass through every layer; with LoRA on the
+    upper layers only it stops there, and the tied rows still learn from the logits."""
+    below, tag_grad = _layer_input_requires_grad(tiny_model_dir, layers_to_transform=[2, 3])
+    assert not below and tag_grad > 0
+    every_layer, tag_grad = _layer_input_requires_grad(tiny_model_dir, layers_to_transform=None)
+    assert every_layer and tag_grad > 0
+    from_zero, _ = _layer_input_requires_grad(tiny_model_dir, layers_to_transform=[0, 3])
+    assert from_zero
+    checkpointed, _ = _layer_input_requires_grad(
+        tiny_model_dir, layers_to_transform=[2, 3], gradient_checkpointing=True
+    )
+    assert checkpointed
