@@ -62,4 +62,3 @@ def test_trained_tag_rows_change_the_output_of_the_saved_adapter(tiny_model_dir,
     assert with_adapter > before + 1.0
     # Served alone the adapter is merged: the tag rows go into the (tied) weights.
     assert tag_log_prob(tuned.merge_and_unload()) == pytest.approx(with_adapter, abs=1e-4)
-
