@@ -1,0 +1,71 @@
+"""Write a tiny Hugging Face Qwen2 folder as a float32 GGUF that llama.cpp loads (a test fixture).
+
+Tokens, their types and the BPE merges come from tokenizer.json; the vocabulary is padded to the
+embedding rows. Tests pass prompts to llama.cpp as token ids, so its pre-tokenizer never matters.
+A tied model's output rows are written as a copy of the embeddings, as the shipped GGUF has them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gguf
+import numpy as np
+from safetensors.numpy import load_file
+
+
+def write_qwen2_gguf(folder: Path, out_file: Path) -> Path:
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    tokenizer = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    weights = load_file(folder / "model.safetensors")
+    blocks = config["num_hidden_layers"]
+    writer = gguf.GGUFWriter(out_file, arch="qwen2")
+    writer.add_name("tiny-qwen2")
+    writer.add_context_length(config["max_position_embeddings"])
+    writer.add_embedding_length(config["hidden_size"])
+    writer.add_block_count(blocks)
+    writer.add_feed_forward_length(config["intermediate_size"])
+    writer.add_head_count(config["num_attention_heads"])
+    writer.add_head_count_kv(config["num_key_value_heads"])
+    rope = config.get("rope_parameters") or {}
+    writer.add_rope_freq_base(float(rope.get("rope_theta", config.get("rope_theta", 10000.0))))
+    writer.add_layer_norm_rms_eps(config["rms_norm_eps"])
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+
+    tokens, types = _vocabulary(tokenizer, config["vocab_size"])
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("qwen2")
+    writer.add_token_list(tokens)
+    writer.add_token_types(types)
+    merges = tokenizer["model"]["merges"]
+    writer.add_token_merges([m if isinstance(m, str) else " ".join(m) for m in merges])
+    eos = config["eos_token_id"]
+    writer.add_eos_token_id(eos[0] if isinstance(eos, list) else eos)
+    writer.add_pad_token_id(config["pad_token_id"])
+    writer.add_add_bos_token(False)
+
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.QWEN2, blocks)
+    if config.get("tie_word_embeddings") and "lm_head.weight" not in weights:
+        weights["lm_head.weight"] = weights["model.embed_tokens.weight"].copy()
+    for key, value in weights.items():
+        name = names.get_name(key, try_suffixes=(".weight", ".bias"))
+        writer.add_tensor(name, np.ascontiguousarray(value, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return out_file
+
+
+def _vocabulary(tokenizer: dict, size: int) -> tuple[list[str], list[int]]:
+    tokens = [f"[PAD{i}]" for i in range(size)]
+    types = [gguf.TokenType.UNUSED] * size
+    for text, index in tokenizer["model"]["vocab"].items():
+        tokens[index], types[index] = text, gguf.TokenType.NORMAL
+    for added in tokenizer["added_tokens"]:
+        tokens[added["id"]] = added["content"]
+        types[added["id"]] = (
+            gguf.TokenType.CONTROL if added["special"] else gguf.TokenType.USER_DEFINED
+        )
+    return tokens, [int(t) for t in types]
