@@ -1,4 +1,5 @@
-"""Write a tiny Hugging Face Qwen2 folder as a float32 GGUF that llama.cpp loads (a test fixture).
+"""Tiny models for llama.cpp tests: a Hugging Face Qwen2 folder written as a float32 GGUF, and
+random peft LoRA adapters over it.
 
 Tokens, their types and the BPE merges come from tokenizer.json; the vocabulary is padded to the
 embedding rows. Tests pass prompts to llama.cpp as token ids, so its pre-tokenizer never matters.
@@ -12,7 +13,13 @@ from pathlib import Path
 
 import gguf
 import numpy as np
+import torch
+from peft import LoraConfig, get_peft_model
 from safetensors.numpy import load_file
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+TOOL_TOKENS = ["<tool_call>", "</tool_call>"]
+PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
 def write_qwen2_gguf(folder: Path, out_file: Path) -> Path:
@@ -69,3 +76,25 @@ def _vocabulary(tokenizer: dict, size: int) -> tuple[list[str], list[int]]:
             gguf.TokenType.CONTROL if added["special"] else gguf.TokenType.USER_DEFINED
         )
     return tokens, [int(t) for t in types]
+
+
+def random_adapter(model_dir: Path, out: Path, seed: int, **options) -> Path:
+    """A peft adapter with random A and B (visible effect) and random rows for the tool tags."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    config = LoraConfig(
+        r=4,
+        lora_alpha=8,
+        target_modules=PROJECTIONS,
+        trainable_token_indices=tokenizer.convert_tokens_to_ids(TOOL_TOKENS),
+        init_lora_weights=False,
+        **options,
+    )
+    peft_model = get_peft_model(model, config)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in peft_model.named_parameters():
+            if "lora_" in name or "trainable_tokens_delta" in name:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
+    peft_model.save_pretrained(out)
+    return out

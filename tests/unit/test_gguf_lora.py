@@ -11,44 +11,19 @@ import numpy as np
 import pytest
 import torch
 import xllamacpp
-from peft import LoraConfig, PeftModel, get_peft_model
+from peft import PeftModel
 from safetensors.numpy import load_file, save_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from configs.settings import AppConfig
 from llm.gguf_files import ensure_gguf
 from llm.gguf_lora import LoraConversionError, convert_lora
-from tests.gguf_models import write_qwen2_gguf
-
-TOOL_TOKENS = ["<tool_call>", "</tool_call>"]
-PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+from tests.gguf_models import random_adapter, write_qwen2_gguf
 
 
 @pytest.fixture(scope="module")
 def tiny_gguf(tiny_model_dir, tmp_path_factory) -> Path:
     return write_qwen2_gguf(tiny_model_dir, tmp_path_factory.mktemp("gguf") / "tiny.gguf")
-
-
-def random_adapter(model_dir: Path, out: Path, seed: int, **options) -> Path:
-    """A peft adapter with random A and B (visible effect) and random rows for the tool tags."""
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
-    config = LoraConfig(
-        r=4,
-        lora_alpha=8,
-        target_modules=PROJECTIONS,
-        trainable_token_indices=tokenizer.convert_tokens_to_ids(TOOL_TOKENS),
-        init_lora_weights=False,
-        **options,
-    )
-    peft_model = get_peft_model(model, config)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, parameter in peft_model.named_parameters():
-            if "lora_" in name or "trainable_tokens_delta" in name:
-                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
-    peft_model.save_pretrained(out)
-    return out
 
 
 def llamacpp_logprobs(gguf_file: Path, adapter: Path, texts: list[list[int]]):
