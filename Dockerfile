@@ -49,6 +49,7 @@ COPY models/ models/
 # Editable, as in the README: the code stays in /app, so relative paths in the config (models/,
 # runs/, workspace/) resolve to /app (configs/settings.py takes them from the package's parent).
 RUN pip install -e . \
+    && pip install --no-deps xgrammar==0.2.9 \
     && mkdir -p runs workspace \
     && chown -R app:app /app/runs /app/workspace
 

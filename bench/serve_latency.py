@@ -1,4 +1,5 @@
-"""Time to first token and decode speed of the served default model, prefix cache on vs off.
+"""Time to first token and decode speed of the served default model, prefix cache on vs off, tool
+grammar on vs off.
 
 Starts the app (`serve run`, the shipped defaults: Qwen2.5-Coder-0.5B-Instruct, int8 on CPU),
 then measures with the built-in tools offered on every request:
@@ -9,6 +10,8 @@ then measures with the built-in tools offered on every request:
   divided by the extra wall time, so prefill and queueing are left out. The prompts ask for long
   answers, so every row decodes all N (the count is printed, and the mean rows per decode step).
   The end-to-end rate (tokens / wall of the 1 + N requests) is printed beside it;
+- tool grammar: TTFT and decode at c=1 and c=8 again with the grammar turned off per request
+  (``tool_grammar: false``), cache on, to price the per-row token mask;
 - Serve vs direct: the same 8 requests through Serve and through `generate_batch` in this process,
   each timed ``--bursts`` times; the fastest of each is compared (the machine is shared: the
   slower repeats measure its other tenants, not Serve).
@@ -51,12 +54,13 @@ QUESTIONS = [
 MODEL_ID = ""
 
 
-def v1_body(tools: list[dict], question: str, max_tokens: int) -> dict:
+def v1_body(tools: list[dict], question: str, max_tokens: int, grammar: bool = True) -> dict:
     return {
         "model": MODEL_ID,
         "messages": [{"role": "user", "content": question}],
         "tools": tools,
         "max_tokens": max_tokens,
+        "tool_grammar": grammar,
     }
 
 
@@ -67,12 +71,15 @@ async def post(http: httpx.AsyncClient, path: str, body: dict) -> tuple[float, d
     return time.perf_counter() - started, reply.json()
 
 
-async def ttft(http: httpx.AsyncClient, tools: list[dict], repeats: int) -> dict[str, float]:
+async def ttft(
+    http: httpx.AsyncClient, tools: list[dict], repeats: int, grammar: bool = True
+) -> dict[str, float]:
     """Median latency of 1-token replies, one at a time, after one warm-up of the prefix."""
-    await post(http, "/v1/chat/completions", v1_body(tools, "hello", 1))
+    await post(http, "/v1/chat/completions", v1_body(tools, "hello", 1, grammar))
     v1, simple = [], []
     for question in QUESTIONS[:repeats]:
-        v1.append((await post(http, "/v1/chat/completions", v1_body(tools, question, 1)))[0])
+        body = v1_body(tools, question, 1, grammar)
+        v1.append((await post(http, "/v1/chat/completions", body))[0])
         body = {"text": question + " ", "max_new_tokens": 1}
         simple.append((await post(http, "/chat/simple", body))[0])
     return {"v1": statistics.median(v1), "simple": statistics.median(simple)}
@@ -92,12 +99,14 @@ async def burst(http: httpx.AsyncClient, bodies: list[dict]) -> tuple[float, int
     return wall, produced, rows / max(steps, 1)
 
 
-async def decode(http: httpx.AsyncClient, tools: list[dict], concurrency: int, tokens: int):
+async def decode(
+    http: httpx.AsyncClient, tools: list[dict], concurrency: int, tokens: int, grammar: bool = True
+):
     """Aggregate decode tokens/s of ``concurrency`` requests sent together (prefill left out:
     see the module's docstring), the end-to-end rate, and the wall of the long burst."""
     questions = [QUESTIONS[i % len(QUESTIONS)] for i in range(concurrency)]
-    short = [v1_body(tools, q, 1) for q in questions]
-    long = [v1_body(tools, q, 1 + tokens) for q in questions]
+    short = [v1_body(tools, q, 1, grammar) for q in questions]
+    long = [v1_body(tools, q, 1 + tokens, grammar) for q in questions]
     await burst(http, long)  # warm: the prefix cache holds every prompt from here on
     short_wall, _, _ = await burst(http, short)
     wall, produced, rows_per_step = await burst(http, long)
@@ -128,6 +137,10 @@ async def measure(url: str, tokens: int, repeats: int, bursts: int) -> dict[str,
             if cache_mb:
                 phase["c1"] = await decode(http, tools, 1, tokens)
                 phase["c8"] = await decode(http, tools, 8, tokens)
+                # The same without the tool grammar, at once, so both see the same machine.
+                phase["ttft_free"] = await ttft(http, tools, repeats, grammar=False)
+                phase["c1_free"] = await decode(http, tools, 1, tokens, grammar=False)
+                phase["c8_free"] = await decode(http, tools, 8, tokens, grammar=False)
                 long = [v1_body(tools, q, 1 + tokens) for q in QUESTIONS]
                 phase["c8_walls"] = [(await burst(http, long))[0] for _ in range(bursts)]
             results["on" if cache_mb else "off"] = phase
@@ -194,6 +207,17 @@ def main() -> None:
             f"{off['ttft'][route]:.2f} s without: {off['ttft'][route] / on['ttft'][route]:.1f}x"
         )
     print(f"decode at c=1: {c1_rate:.1f} tokens/s; c=8: {c8_rate:.1f}: {c8_rate / c1_rate:.1f}x")
+    for level in ("c1", "c8"):
+        free = on[f"{level}_free"]["decode_tokens_per_s"]
+        constrained = on[level]["decode_tokens_per_s"]
+        print(
+            f"tool grammar at {level}: decode {constrained:.1f} tokens/s on, {free:.1f} off: "
+            f"the mask costs {(free / constrained - 1):+.1%} of decode time"
+        )
+    print(
+        f"TTFT v1 with the tool grammar {on['ttft']['v1']:.2f} s, without "
+        f"{on['ttft_free']['v1']:.2f} s"
+    )
     print(
         f"end to end (prefill included) at c=1: {c1_e2e:.1f} tokens/s; c=8: {c8_e2e:.1f}: "
         f"{c8_e2e / c1_e2e:.1f}x ({on['c8']['tokens']} of {on['c8']['full_length_tokens']} "

@@ -97,6 +97,20 @@ class GenerationConfig(Section):
     max_tool_rounds: int = Field(
         3, ge=1, le=10, description="Model → tools → model rounds allowed in one chat turn."
     )
+    tool_grammar: bool = Field(
+        True,
+        description="Decode tool calls under a grammar of the offered tools: a call names an "
+        "offered tool and its arguments validate, by construction. Off: `auto` decodes freely "
+        "(tool_choice required/named and strict functions stay constrained).",
+    )
+    tool_grammar_timeout_s: float = Field(
+        10.0,
+        gt=0.0,
+        le=120.0,
+        description="Longest a tool grammar may take to compile (a 10 000-value enum takes "
+        "~5 s on 2 cores); past it the tools are refused (400), or `auto` on /chat decodes "
+        "unconstrained.",
+    )
 
 
 class TrainingConfig(Section):

@@ -29,7 +29,6 @@ from llm.generation import (
     GenerationResult,
     GenerationTimeoutError,
     PromptRenderError,
-    eos_ids,
     finish,
     render_prompt,
     reply_ended,
@@ -37,6 +36,7 @@ from llm.generation import (
 from llm.kv_cache import LayerKV, batch_cache
 from llm.loading import LoadedModel
 from llm.prefix_cache import row_prefill
+from llm.tool_grammar import ToolCallMask
 
 
 @dataclass
@@ -50,6 +50,7 @@ class Row:
     adapter: str | None  # its peft adapter name; None on a model without adapters
     generator: torch.Generator | None  # a seeded request's own random numbers
     on_token: Callable[[int], None] | None = None  # told each new token (a stream's reader)
+    mask: ToolCallMask | None = None  # its tool grammar's mask; None decodes freely
     new_ids: list[int] = field(default_factory=list)
     first_token_at: float | None = None
 
@@ -83,7 +84,10 @@ def new_row(
     if request.seed is not None and request.temperature >= GREEDY_BELOW_TEMPERATURE:
         generator = torch.Generator(device=loaded.device).manual_seed(request.seed)
     budget = min(request.max_new_tokens, request.max_length - len(prompt))
-    return Row(request, prompt, budget, cancel, adapter, generator, on_token)
+    mask = None
+    if request.tool_grammar is not None and request.tool_calls_allowed:
+        mask = loaded.tool_grammars().mask_for(request.tool_grammar)
+    return Row(request, prompt, budget, cancel, adapter, generator, on_token, mask)
 
 
 class DecodeBatch:
@@ -94,7 +98,7 @@ class DecodeBatch:
         self.rows: list[Row] = []
         self._cache: DynamicCache | None = None
         self._mask: torch.Tensor | None = None  # [rows, width]: 1 a token, 0 left padding
-        self._eos = eos_ids(loaded)
+        self._eos = loaded.eos_ids()
         tag = loaded.tokenizer.convert_tokens_to_ids("<tool_call>")
         single_token = isinstance(tag, int) and tag != loaded.tokenizer.unk_token_id
         self._tool_call_tag = tag if single_token else None
@@ -187,39 +191,46 @@ class DecodeBatch:
                 self.loaded, row.request, row.new_ids, row.budget, self._eos, len(row.prompt)
             )
             result.first_token_at = row.first_token_at
+            result.constrained = row.mask is not None
             return result
         if row.request.deadline is not None and row.request.deadline <= now:
             return GenerationTimeoutError()
         return None
 
     def _pick(self, logits: torch.Tensor, rows: list[Row]) -> list[int]:
-        """Each row's next token under its own sampling settings (``logits[i]`` is row i's)."""
+        """Each row's next token under its own sampling settings (``logits[i]`` is row i's); a
+        row with a tool grammar picks among the tokens it allows, and its matcher follows."""
         tokens = logits.argmax(dim=-1).tolist()  # right for the plain greedy rows
         for index, row in enumerate(rows):
-            request = row.request
-            banned = not request.tool_calls_allowed and self._tool_call_tag is not None
-            greedy = request.temperature < GREEDY_BELOW_TEMPERATURE
-            if greedy and not banned and request.repetition_penalty == 1.0:
-                continue
-            scores = logits[index]
-            if request.repetition_penalty != 1.0:
-                seen = torch.tensor(row.prompt + row.new_ids, device=scores.device)
-                picked = scores[seen]
-                scores = scores.clone()
-                scores[seen] = torch.where(
-                    picked < 0,
-                    picked * request.repetition_penalty,
-                    picked / request.repetition_penalty,
-                )
-            if banned:
-                scores = scores.clone()
-                scores[self._tool_call_tag] = -math.inf
-            if greedy:
-                tokens[index] = int(scores.argmax())
-                continue
-            probs = _top_p(scores / request.temperature, request.top_p).softmax(dim=-1)
-            tokens[index] = int(torch.multinomial(probs, 1, generator=row.generator))
+            tokens[index] = self._pick_one(logits[index], row, tokens[index])
+            if row.mask is not None:
+                row.mask.accept(tokens[index])
         return tokens
+
+    def _pick_one(self, scores: torch.Tensor, row: Row, argmax: int) -> int:
+        request = row.request
+        banned = not request.tool_calls_allowed and self._tool_call_tag is not None
+        greedy = request.temperature < GREEDY_BELOW_TEMPERATURE
+        if greedy and not banned and row.mask is None and request.repetition_penalty == 1.0:
+            return argmax
+        if request.repetition_penalty != 1.0:
+            seen = torch.tensor(row.prompt + row.new_ids, device=scores.device)
+            picked = scores[seen]
+            scores = scores.clone()
+            scores[seen] = torch.where(
+                picked < 0,
+                picked * request.repetition_penalty,
+                picked / request.repetition_penalty,
+            )
+        if banned:
+            scores = scores.clone()
+            scores[self._tool_call_tag] = -math.inf
+        if row.mask is not None:
+            scores = row.mask.apply(scores)
+        if greedy:
+            return int(scores.argmax())
+        probs = _top_p(scores / request.temperature, request.top_p).softmax(dim=-1)
+        return int(torch.multinomial(probs, 1, generator=row.generator))
 
     def _adapter_kwargs(self, rows: list[Row]) -> dict[str, Any]:
         if rows and rows[0].adapter is not None:

@@ -12,6 +12,7 @@ from jinja2 import TemplateError
 
 from llm.control_tokens import control_token_pattern, neutralise
 from llm.loading import LoadedModel
+from llm.tool_grammar import ToolGrammar
 from tools.tool_calls import parse_tool_calls
 
 
@@ -69,8 +70,9 @@ class GenerationRequest:
     repetition_penalty: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
-    # Text the reply must start with (e.g. '<tool_call>' to force a call); part of the result.
-    prefill: str = ""
+    # The tool calls the reply may make, enforced while it is decoded (``llm.tool_grammar``);
+    # None decodes freely.
+    tool_grammar: ToolGrammar | None = None
     # False for tool_choice "none": the reply may not open a <tool_call>, even unprompted.
     tool_calls_allowed: bool = True
     # Wall-clock time (time.time()) at which decoding stops; None = no deadline.
@@ -91,6 +93,11 @@ class GenerationResult:
     finish_reason: str = "stop"
     # Wall-clock time (time.time()) its first new token was decoded; None if none was.
     first_token_at: float | None = None
+    # Decoded under a tool grammar (a grammar that could not compile in `auto` leaves it False).
+    constrained: bool = False
+    # What the schema check after decoding refused (ingress fills it): empty when the grammar
+    # did its job.
+    guard: list[str] = field(default_factory=list)
 
 
 def render_prompt(loaded: LoadedModel, request: GenerationRequest) -> list[int]:
@@ -114,13 +121,13 @@ def render_prompt(loaded: LoadedModel, request: GenerationRequest) -> list[int]:
             f"the chat template cannot render these messages: {error.message}"
         ) from error
     try:
-        (text + request.prefill).encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError as error:
         raise PromptRenderError(
             f"the messages hold text that is not valid Unicode ({error.reason} at character "
             f"{error.start}): send UTF-8 text without unpaired surrogates"
         ) from error
-    ids = loaded.tokenizer(text + request.prefill, add_special_tokens=False)["input_ids"]
+    ids = loaded.tokenizer(text, add_special_tokens=False)["input_ids"]
     if len(ids) >= request.max_length:
         raise PromptTooLongError(
             f"the prompt has {len(ids)} tokens, which leaves nothing to generate within "
@@ -135,10 +142,7 @@ GREEDY_BELOW_TEMPERATURE = 1e-5
 
 
 def eos_ids(loaded: LoadedModel) -> set[int]:
-    eos = loaded.model.generation_config.eos_token_id
-    ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-    ids.add(loaded.tokenizer.eos_token_id)
-    return ids
+    return loaded.eos_ids()
 
 
 def reply_parts(
@@ -171,9 +175,9 @@ def finish(
     stop_at = next((i for i, tok in enumerate(new_ids) if tok in eos_ids), None)
     finish_reason = "length" if stop_at is None else "stop"
     kept = new_ids if stop_at is None else new_ids[:stop_at]
-    text = request.prefill + loaded.tokenizer.decode(kept, skip_special_tokens=True)
+    text = loaded.tokenizer.decode(kept, skip_special_tokens=True)
     cut = min(
-        (i for i in (text.find(s, len(request.prefill)) for s in request.stop) if i >= 0),
+        (i for i in (text.find(s) for s in request.stop) if i >= 0),
         default=None,
     )
     if cut is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from llm.model_sources import local_model_path, model_sources
 from llm.prefix_cache import PrefixCache
 from llm.pretrained import ensure_model, resolve_model_source
 from llm.quantization import quantize_int8
+from llm.tool_grammar import ToolGrammarCompiler
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,25 @@ class LoadedModel:
     # Formats tool calls are read in (tools.tool_calls), per model: model.tool_call_formats.
     tool_call_formats: tuple[str, ...] = ("hermes",)
     prefix_cache: PrefixCache = field(default_factory=lambda: PrefixCache(0))
+    _tool_grammars: ToolGrammarCompiler | None = field(default=None, repr=False)
+    _tool_grammars_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def tool_grammars(self) -> ToolGrammarCompiler:
+        """The compiler of this model's tool grammars, made on first use (reading the
+        vocabulary takes ~0.5 s)."""
+        with self._tool_grammars_lock:
+            if self._tool_grammars is None:
+                self._tool_grammars = ToolGrammarCompiler(
+                    self.tokenizer, self.model.config.vocab_size, sorted(self.eos_ids())
+                )
+            return self._tool_grammars
+
+    def eos_ids(self) -> set[int]:
+        """Tokens that end a reply: the generation config's and the tokenizer's."""
+        eos = self.model.generation_config.eos_token_id
+        ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        ids.add(self.tokenizer.eos_token_id)
+        return ids
 
     def info(self) -> dict[str, Any]:
         return {

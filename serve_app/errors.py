@@ -23,6 +23,7 @@ from configs.path_roots import PathNotAllowedError
 from configs.store import ConfigError
 from llm.errors import ModelLoadError, ModelPathNotFoundError
 from llm.generation import GenerationTimeoutError, PromptRenderError, PromptTooLongError
+from llm.tool_grammar import ToolGrammarError
 from serve_app.backends import OverloadedError
 from serve_app.model_server import NoModelLoadedError
 from serve_app.openai_compat import OpenAIError
@@ -41,6 +42,7 @@ STATUS_BY_EXCEPTION: list[tuple[type[Exception], int]] = [
     (ModelLoadError, 400),
     (PromptTooLongError, 400),
     (PromptRenderError, 400),
+    (ToolGrammarError, 400),
     (GenerationTimeoutError, 504),
     (ConfigError, 400),
     (ToolNotAllowedError, 400),

@@ -100,6 +100,28 @@ SCHEMA_VIOLATIONS = Counter(
 )
 
 # PrefixCache.stats() totals → the counter and labels that the growth of each goes to.
+TOOL_GRAMMAR_ROWS = Counter(
+    "mcp_tune_tool_grammar_rows",
+    description="Generations offered tools, by adapter and whether a tool grammar constrained "
+    "them (unconstrained: off, or a grammar that could not compile in auto).",
+    tag_keys=("adapter", "grammar"),
+)
+TOOL_GRAMMAR_GUARD = Counter(
+    "mcp_tune_tool_grammar_guard_fired",
+    description="Constrained generations whose calls the schema check after decoding still "
+    "refused (a grammar bug, or a reply cut by its token budget), by adapter.",
+    tag_keys=("adapter",),
+)
+TOOL_GRAMMAR_COMPILES = Counter(
+    "mcp_tune_tool_grammar_compiles",
+    description="Tool grammar lookups by result: compiled, cache_hit, failed.",
+    tag_keys=("result",),
+)
+TOOL_GRAMMAR_COMPILE_SECONDS = Counter(
+    "mcp_tune_tool_grammar_compile_seconds",
+    description="Seconds spent compiling tool grammars.",
+)
+
 _PREFIX_CACHE_TOTALS = {
     "hits": (PREFIX_CACHE_LOOKUPS, {"result": "hit"}),
     "misses": (PREFIX_CACHE_LOOKUPS, {"result": "miss"}),
@@ -157,6 +179,25 @@ def record_generation(
         RECOVERED_CALLS.inc(1, {"adapter": adapter, "format": name})
     violations = schema_violations(result.tool_calls, request.tools)
     _inc(SCHEMA_VIOLATIONS, violations, {"adapter": adapter})
+    if request.tools and request.tool_calls_allowed:
+        grammar = "constrained" if result.constrained else "unconstrained"
+        TOOL_GRAMMAR_ROWS.inc(1, {"adapter": adapter, "grammar": grammar})
+        if result.constrained and (violations or result.tool_call_errors):
+            TOOL_GRAMMAR_GUARD.inc(1, {"adapter": adapter})
+
+
+def record_tool_grammar(totals: Mapping[str, float], recorded: Mapping[str, float]) -> dict:
+    """Add a grammar compiler's growth since ``recorded`` to the counters; returns the totals to
+    pass as ``recorded`` next time."""
+    for key, result in (
+        ("compiled", "compiled"),
+        ("cache_hits", "cache_hit"),
+        ("failed", "failed"),
+    ):
+        _inc(TOOL_GRAMMAR_COMPILES, totals[key] - recorded.get(key, 0), {"result": result})
+    seconds = totals["compile_seconds"] - recorded.get("compile_seconds", 0.0)
+    _inc(TOOL_GRAMMAR_COMPILE_SECONDS, seconds)
+    return dict(totals)
 
 
 def record_stream(request: GenerationRequest, first_piece_s: float | None) -> None:

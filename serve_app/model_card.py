@@ -72,7 +72,8 @@ def _evaluation_section(evaluation: dict[str, Any]) -> str:
     rows = [
         f"Tool-call accuracy on {total} held-out rows (tools never trained on, by the categories",
         "of the Berkeley Function Calling Leaderboard): calls checked by structure; strict counts",
-        "only <tool_call> blocks, lenient also JSON the model wrote instead.",
+        "only <tool_call> blocks, lenient also JSON the model wrote instead. Replies decoded",
+        "under the offered tools' grammar, as served; the last row decodes without it.",
         "",
         "| metric | before training | after training |",
         "| --- | --- | --- |",
@@ -86,6 +87,13 @@ def _evaluation_section(evaluation: dict[str, Any]) -> str:
         rows.append(
             f"| {name} (strict) | {_percent(before_by.get(name, {}), 'accuracy')} "
             f"| {_percent(after_by.get(name, {}), 'accuracy')} |"
+        )
+    before_free = before.get("without_grammar") or {}
+    after_free = after.get("without_grammar") or {}
+    if before_free or after_free:
+        rows.append(
+            f"| strict accuracy without the grammar | {_percent(before_free, 'accuracy')} "
+            f"| {_percent(after_free, 'accuracy')} |"
         )
     return "\n".join(rows)
 

@@ -44,6 +44,7 @@ from llm.loading import (
     detach_adapter,
     load_model,
 )
+from llm.tool_grammar import ToolGrammarError
 from serve_app import metrics
 from serve_app.decode_loop import DecodeLoop, StepReport
 
@@ -87,6 +88,7 @@ class ModelServer:
         self._cancelled = 0  # rows stopped because their client left
         # Each prefix cache's totals when last exported (a loaded model brings a new cache).
         self._cache_exported: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._grammar_exported: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         # Adapters: the multiplexer decides which stay (LRU); an evicted one is detached once no
         # request in flight uses it. _paths: folder of each peft name requested here.
         self._state_lock = threading.Lock()
@@ -291,9 +293,27 @@ class ModelServer:
             if r.adapter and r.adapter.peft_name in failed
         }
 
+    async def _compile_tool_grammar(self, loaded: LoadedModel, request: GenerationRequest) -> None:
+        """Compile the request's tool grammar here, off the decode thread, so that its row
+        finds it in the cache. A strict grammar that cannot compile fails the request (400);
+        the others decode unconstrained (the row logs and counts it)."""
+        if request.tool_grammar is None or not request.tool_calls_allowed:
+            return
+        compiler = loaded.tool_grammars()
+        timeout_s = self._store.get().generation.tool_grammar_timeout_s
+        try:
+            await asyncio.to_thread(compiler.compile, request.tool_grammar, timeout_s)
+        except ToolGrammarError:
+            if request.tool_grammar.strict:
+                raise
+        finally:
+            exported = self._grammar_exported.get(compiler, {})
+            self._grammar_exported[compiler] = metrics.record_tool_grammar(compiler.stats, exported)
+
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         await self._follow_served_model()
         loaded = self._require_model()
+        await self._compile_tool_grammar(loaded, request)
         # Serve cancels this task when the client leaves: the loop then stops this row at its
         # next token (a request that has not joined the batch yet never starts).
         cancel = threading.Event()
@@ -338,6 +358,7 @@ class ModelServer:
         arrived_at = time.time()
         await self._follow_served_model()
         loaded = self._require_model()
+        await self._compile_tool_grammar(loaded, request)
         async with self._adapter_in_use(request):
             event_loop = asyncio.get_running_loop()
             tokens: asyncio.Queue[int | None] = asyncio.Queue()
@@ -350,8 +371,6 @@ class ModelServer:
             future.add_done_callback(lambda _: on_token(None))  # after the row's last token
             text, first_piece_s = IncrementalText(loaded.tokenizer), None
             try:
-                if request.prefill:
-                    yield request.prefill
                 while (token := await tokens.get()) is not None:
                     if piece := text.add(token):
                         first_piece_s = first_piece_s or time.time() - arrived_at

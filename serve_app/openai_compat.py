@@ -1,11 +1,11 @@
 """The OpenAI chat-completions dialect: request checks, message conversion and response shapes.
 
 Pure functions; the routes in ``serve_app/routes/openai.py`` wire them to the model replica.
-``tool_choice`` is enforced by constrained decoding plus validation: ``required`` makes the reply
-start with ``<tool_call>``, a named function also fixes the name and the first required
-argument's key, and the call is then validated against the tool's JSON schema; an invalid call
-is retried with sampling (seeded) a few times. A call of a function the request's ``tools`` do
-not hold is never returned: a client may run whatever call it gets.
+Tool calls are decoded under a grammar (``llm.tool_grammar``): a call names an offered function
+and its arguments validate against its schema by construction; ``tool_choice`` picks the shape
+(``required``: the reply opens with a call; a named function: that one). The schema check after
+decoding stays as a guard. A call of a function the request's ``tools`` do not hold is never
+returned: a client may run whatever call it gets.
 """
 
 from __future__ import annotations
@@ -14,18 +14,16 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm.generation import GenerationRequest, GenerationResult
+from llm.tool_grammar import ToolGrammar
 from tools.tool_calls import decode_arguments
 from tools.tool_spec import argument_errors, schema_problem
 
 logger = logging.getLogger("ray.serve")
-
-MAX_CHOICE_TRIES = 3
 
 # none | auto | required | {"type": "function", "function": {"name": ...}}; None means auto.
 ToolChoice = Literal["none", "auto", "required"] | dict[str, Any] | None
@@ -49,6 +47,9 @@ class ChatCompletionRequest(BaseModel):
     tools: list[dict[str, Any]] | None = None
     tool_choice: ToolChoice = None
     parallel_tool_calls: bool = True
+    # Ours, not OpenAI's (send it in extra_body): false decodes `auto` tool calls without the
+    # grammar; required, named and "strict": true functions are constrained regardless.
+    tool_grammar: bool = True
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
     max_tokens: int | None = Field(None, ge=1)
@@ -116,33 +117,41 @@ def tool_functions(request: ChatCompletionRequest) -> dict[str, dict[str, Any]]:
         if problem:
             raise OpenAIError(
                 400,
-                f"tools[{index}].function.parameters is not a valid JSON schema: {problem}",
+                f"tools[{index}].function.parameters (of {function['name']!r}) is not a valid "
+                f"JSON schema: {problem}",
                 "tools",
             )
         functions[function["name"]] = function
     return functions
 
 
-def forced_prefix(choice: ToolChoice, functions: dict[str, dict]) -> str:
-    """The start the reply must have to honour tool_choice ('' when the model may choose)."""
+def tool_grammar(
+    choice: ToolChoice,
+    functions: dict[str, dict],
+    parallel: bool,
+    enabled: bool,
+    strict: bool = True,
+) -> ToolGrammar | None:
+    """The grammar a reply is decoded under (None: free). ``enabled`` is the config's and the
+    request's say for ``auto``; ``required``, a named function and any function marked
+    ``"strict": true`` are always constrained. ``strict``: a grammar that cannot be compiled
+    fails the request (400) instead of decoding unconstrained."""
     if choice in (None, "auto", "none"):
-        return ""
-    if not functions:
+        name = "auto"
+    elif not functions:
         raise OpenAIError(400, "tool_choice needs tools", "tool_choice")
-    if choice == "required":
-        return "<tool_call>\n"
-    name = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
-    if name not in functions:
-        raise OpenAIError(400, f"tool_choice names an unknown function {name!r}", "tool_choice")
-    # No space after a colon: the tokenizer merges it into the next token (' {"', ' "'), and a
-    # prefix must end on a token boundary that training text also has.
-    prefix = '<tool_call>\n{"name": ' + json.dumps(name) + ', "arguments":'
-    required = (functions[name].get("parameters") or {}).get("required") or []
-    if required and isinstance(required[0], str):
-        # Any valid call holds its required keys, so opening the object with the first one is
-        # always right, and it keeps a small model from writing a bare value as the arguments.
-        prefix += " {" + json.dumps(required[0]) + ":"
-    return prefix
+    elif choice == "required":
+        name = "required"
+    else:
+        name = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
+        if name not in functions:
+            raise OpenAIError(400, f"tool_choice names an unknown function {name!r}", "tool_choice")
+    if choice == "none" or not functions:
+        return None
+    forced = name != "auto" or any(f.get("strict") is True for f in functions.values())
+    if not (enabled or forced):
+        return None
+    return ToolGrammar(tuple(functions.values()), name, parallel, strict or forced)
 
 
 def call_problems(
@@ -164,29 +173,26 @@ def call_problems(
     return problems
 
 
-async def generate_valid(
-    generate: Callable[[GenerationRequest], Awaitable[GenerationResult]],
+def checked_reply(
+    result: GenerationResult,
     request: GenerationRequest,
     functions: dict[str, dict],
     choice: ToolChoice,
 ) -> GenerationResult:
-    """Generate; when the reply calls tools badly (or tool_choice demands a call), retry sampled
-    with seeds derived from the request's. ``request.prefill`` holds the forced prefix."""
-    forced = bool(request.prefill)
-    base_seed = request.seed or 0
-    for attempt in range(MAX_CHOICE_TRIES):
-        if attempt:
-            request.temperature, request.seed = 0.7, base_seed + attempt
-        result = await generate(request)
-        attempted = forced or result.tool_calls or result.tool_call_errors
-        problems = call_problems(result, functions, choice) if attempted else []
-        if not problems:
-            return result
-    if forced:
+    """The schema check after decoding, a guard behind the grammar: the calls it refuses are
+    named in ``result.guard`` (and the log, when a grammar was on: a bug to report). A reply that
+    tool_choice forces to call and that holds no valid call is a 422."""
+    problems = call_problems(result, functions, choice)
+    if problems and request.tool_grammar is not None:
+        logger.warning("tool-call guard fired despite the tool grammar: %s", "; ".join(problems))
+    # Calls that did not parse are reported in tool_call_errors already.
+    result.guard = [problem for problem in problems if problem not in result.tool_call_errors]
+    forced = choice not in (None, "auto", "none")
+    if forced and (problems or not result.tool_calls):
         raise OpenAIError(
             422,
-            f"the model gave no valid call for tool_choice after {MAX_CHOICE_TRIES} tries: "
-            f"{'; '.join(problems)}",
+            f"the model gave no valid call for tool_choice: {'; '.join(problems)} (was "
+            "max_tokens too small for the call?)",
             "tool_choice",
         )
     return result
@@ -199,9 +205,15 @@ def completion_id() -> str:
 def openai_tool_calls(
     result: GenerationResult, request: ChatCompletionRequest
 ) -> list[dict[str, Any]]:
-    """The reply's calls in OpenAI's shape: only of functions in the request's ``tools``."""
+    """The reply's calls in OpenAI's shape: only of functions in the request's ``tools``, with
+    arguments valid under their schemas."""
     functions = tool_functions(request)
-    calls = [call for call in result.tool_calls if call["name"] in functions]
+    calls = [
+        call
+        for call in result.tool_calls
+        if call["name"] in functions
+        and not argument_errors(call["arguments"], functions[call["name"]].get("parameters"))
+    ]
     for name in {call["name"] for call in result.tool_calls} - set(functions):
         logger.warning("/v1: dropped a call of %s, which is not in the request's tools", name)
     calls = calls if request.parallel_tool_calls else calls[:1]
@@ -227,7 +239,7 @@ def completion_body(
         message["tool_calls"] = tool_calls
     # A reply whose only calls were dropped ends like a plain answer.
     finish_reason = "stop" if result.finish_reason == "tool_calls" else result.finish_reason
-    return {
+    body: dict[str, Any] = {
         "id": completion_id(),
         "object": "chat.completion",
         "created": int(time.time()),
@@ -246,3 +258,6 @@ def completion_body(
             "total_tokens": result.prompt_tokens + result.completion_tokens,
         },
     }
+    if result.guard:  # ours: the calls the schema check refused (they are not in tool_calls)
+        body["tool_call_guard"] = result.guard
+    return body

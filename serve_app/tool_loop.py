@@ -95,7 +95,7 @@ async def run_tool_loop(
     loop = ToolLoopResult(
         first=first,
         last=last,
-        tool_call_errors=list(first.tool_call_errors),
+        tool_call_errors=first.tool_call_errors + first.guard,
         recovered=list(first.recovered),
     )
     while last.tool_calls:
@@ -128,6 +128,6 @@ async def run_tool_loop(
         loop.rounds += 1
         last = await generate(transcript)
         loop.last = last
-        loop.tool_call_errors.extend(last.tool_call_errors)
+        loop.tool_call_errors.extend(last.tool_call_errors + last.guard)
         loop.recovered.extend(last.recovered)
     return loop

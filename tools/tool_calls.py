@@ -87,31 +87,42 @@ def _parse_hermes(text: str, offered: frozenset[str]) -> ParsedOutput:
     """Every tag block is a call or an error, whatever tools are offered."""
     parsed = ParsedOutput(content="")
     content: list[str] = []
-    body: str | None = None  # the text of the block being read; None outside a block
-    number = 0
-    # The split alternates text and tags, so a block's body is the one piece between its tags.
-    for piece in _TAGS.split(text):
-        if piece == OPEN_TAG:
-            if body is not None:
-                parsed.errors.append(f"tool call {number}: {_UNCLOSED} (another one starts)")
-            number, body = number + 1, ""
-        elif piece == CLOSE_TAG:
-            if body is None:
-                parsed.errors.append(f"a {CLOSE_TAG} has no {OPEN_TAG} before it")
-                continue
-            try:
-                parsed.tool_calls.append(_read_block(body))
-            except _BlockError as error:
-                parsed.errors.append(f"tool call {number}: {error}")
-            body = None
-        elif body is None:
-            content.append(piece)
-        else:
-            body = piece
-    if body is not None:
-        parsed.errors.append(f"tool call {number}: {_UNCLOSED} (the output ends; cut off?)")
+    at, number = 0, 0
+    while (tag := _TAGS.search(text, at)) is not None:
+        content.append(text[at : tag.start()])
+        at = tag.end()
+        if tag.group() == CLOSE_TAG:
+            parsed.errors.append(f"a {CLOSE_TAG} has no {OPEN_TAG} before it")
+            continue
+        number += 1
+        body, at, problem = _block_at(text, at)
+        if problem:
+            parsed.errors.append(f"tool call {number}: {problem}")
+            continue
+        try:
+            parsed.tool_calls.append(_read_block(body))
+        except _BlockError as error:
+            parsed.errors.append(f"tool call {number}: {error}")
+    content.append(text[at:])
     parsed.content = "".join(content).strip()
     return parsed
+
+
+def _block_at(text: str, start: int) -> tuple[str, int, str | None]:
+    """The body of the block whose open tag ends at ``start``, where reading goes on after it,
+    and why it is not closed (None when it is). Its JSON is read first, so a tag written inside
+    a string value does not end the block."""
+    with contextlib.suppress(json.JSONDecodeError, RecursionError):
+        _, stop = _DECODER.raw_decode(text, len(text) - len(text[start:].lstrip()))
+        after = len(text) - len(text[stop:].lstrip())
+        if text.startswith(CLOSE_TAG, after):
+            return text[start:stop], after + len(CLOSE_TAG), None
+    tag = _TAGS.search(text, start)
+    if tag is None:
+        return "", len(text), f"{_UNCLOSED} (the output ends; cut off?)"
+    if tag.group() == OPEN_TAG:
+        return "", tag.start(), f"{_UNCLOSED} (another one starts)"
+    return text[start : tag.start()], tag.end(), None
 
 
 def _parse_json_block(text: str, offered: frozenset[str]) -> ParsedOutput:
@@ -207,7 +218,7 @@ def format_tool_call(call: ToolCall) -> str:
 
 def _read_block(body: str) -> ToolCall:
     try:
-        data = json.loads(body)
+        data = json.loads(body, strict=False)  # a raw tab in a string is read, not refused
     except json.JSONDecodeError as error:
         raise _BlockError(
             f"invalid JSON ({error.msg} at line {error.lineno} column {error.colno})"

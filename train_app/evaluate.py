@@ -20,24 +20,30 @@ from configs.atomic_files import atomic_write_text
 from configs.store import DEFAULT_CONFIG_FILE, load_config
 from llm.loading import load_model
 from tools.registry import ToolRegistry
-from train_app.evaluation import answer_perplexity, evaluate_tool_calls
+from train_app.evaluation import answer_perplexity, evaluate_with_and_without_grammar
 from train_app.tool_rows import generate_eval_rows
 
 
 def format_table(result: dict) -> str:
-    lines = [f"{'category':<12} {'rows':>5} {'strict':>8} {'lenient':>8}"]
+    """Strict and lenient accuracy with the tool grammar, and strict without it."""
+    free = result.get("without_grammar", {})
+    lines = [f"{'category':<12} {'rows':>5} {'strict':>8} {'lenient':>8} {'no grammar':>11}"]
     for name, tally in result["by_category"].items():
         lines.append(
             f"{name:<12} {tally['total']:>5} {tally['accuracy']:>8.1%} "
-            f"{tally['lenient_accuracy']:>8.1%}"
+            f"{tally['lenient_accuracy']:>8.1%} {_percent(free.get('by_category', {}).get(name))}"
         )
     lines.append(
         f"{'overall':<12} {result['total']:>5} {result['accuracy']:>8.1%} "
-        f"{result['lenient_accuracy']:>8.1%}"
+        f"{result['lenient_accuracy']:>8.1%} {_percent(free.get('accuracy'))}"
     )
     if "answer_perplexity" in result:
         lines.append(f"answer perplexity on held-out questions: {result['answer_perplexity']:.3f}")
     return "\n".join(lines)
+
+
+def _percent(value: float | None) -> str:
+    return f"{value:>11.1%}" if value is not None else f"{'-':>11}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     with ToolRegistry.from_config(config.tools) as registry:
         rows = generate_eval_rows(registry.specs(), args.per_category, args.seed)
     started = time.perf_counter()
-    result = evaluate_tool_calls(loaded, rows, batch_size=args.batch_size)
+    result = evaluate_with_and_without_grammar(loaded, rows, batch_size=args.batch_size)
     result["answer_perplexity"] = answer_perplexity(loaded.model, loaded.tokenizer)
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["model"] = args.model or config.model.model_path

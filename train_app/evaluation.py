@@ -4,7 +4,9 @@ Each row's first assistant reply is decoded greedily and its calls are checked b
 (``call_matching``). *Strict* counts a reply only when its calls are ``<tool_call>`` blocks the
 Hermes parser reads; *lenient* also takes the JSON fences and bare objects a base model writes.
 Categories are the Berkeley Function Calling Leaderboard's (simple, multiple, parallel,
-irrelevance), plus ``registry`` (the app's own tools in held-out phrasings).
+irrelevance), plus ``registry`` (the app's own tools in held-out phrasings). Replies are decoded
+under the offered tools' grammar, as they are served, and also without it, to see what the
+grammar adds.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 from llm.decode_batch import generate_batch
 from llm.generation import GenerationRequest, GenerationResult
 from llm.loading import LoadedModel
+from llm.tool_grammar import ToolGrammar
 from tools.tool_calls import TOOL_CALL_FORMATS
 from train_app.batching import IGNORE_INDEX, tokenize_row
 from train_app.call_matching import calls_problem
@@ -66,9 +69,11 @@ def evaluate_tool_calls(
     rows: list[dict[str, Any]],
     batch_size: int = 8,
     max_new_tokens: int = 128,
+    tool_grammar: bool = True,
 ) -> dict[str, Any]:
     """Score each row's first reply; rows are decoded grouped by tool list, so rows offering the
-    same tools share their prompt prefix in the prefix cache when the model has one."""
+    same tools share their prompt prefix in the prefix cache when the model has one.
+    ``tool_grammar``: decode calls under the offered tools' grammar, as serving does."""
     # Every format is read, so lenient accuracy sees them all; the caller's model is untouched.
     loaded = dataclasses.replace(loaded, tool_call_formats=tuple(TOOL_CALL_FORMATS))
     order = sorted(range(len(rows)), key=lambda i: json.dumps(rows[i].get("tools"), sort_keys=True))
@@ -83,6 +88,7 @@ def evaluate_tool_calls(
                 tools=row.get("tools"),
                 max_new_tokens=max_new_tokens,
                 max_length=loaded.model.config.max_position_embeddings,
+                tool_grammar=_auto_grammar(row.get("tools")) if tool_grammar else None,
             )
             for row, (prompt, _) in zip(chunk, turns, strict=True)
         ]
@@ -123,6 +129,26 @@ def evaluate_tool_calls(
         },
         "misses": misses,
     }
+
+
+def evaluate_with_and_without_grammar(
+    loaded: LoadedModel, rows: list[dict[str, Any]], batch_size: int = 8
+) -> dict[str, Any]:
+    """The evaluation with the tool grammar on (as served), and under ``without_grammar`` the
+    strict accuracy, overall and per category, of the same rows decoded freely."""
+    result = evaluate_tool_calls(loaded, rows, batch_size, tool_grammar=True)
+    free = evaluate_tool_calls(loaded, rows, batch_size, tool_grammar=False)
+    result["without_grammar"] = {
+        "accuracy": free["accuracy"],
+        "lenient_accuracy": free["lenient_accuracy"],
+        "by_category": {name: t["accuracy"] for name, t in free["by_category"].items()},
+    }
+    return result
+
+
+def _auto_grammar(tools: list[dict[str, Any]] | None) -> ToolGrammar | None:
+    functions = tuple(tool["function"] for tool in tools or () if "function" in tool)
+    return ToolGrammar(functions, "auto", True, strict=False) if functions else None
 
 
 def _ratio(part: int, whole: int) -> float:

@@ -33,7 +33,7 @@ from configs.settings import TrainingConfig
 from llm.loading import LoadedModel
 from llm.prefix_cache import PrefixCache
 from train_app.batching import IGNORE_INDEX, collate, length_grouped_batches, tokenize_row
-from train_app.evaluation import answer_perplexity, evaluate_tool_calls
+from train_app.evaluation import answer_perplexity, evaluate_with_and_without_grammar
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def evaluate(model: torch.nn.Module, tokenizer: Any, rows: list[dict], device) -
     )
     model.eval()
     try:
-        result = evaluate_tool_calls(loaded, rows)
+        result = evaluate_with_and_without_grammar(loaded, rows)
         result["answer_perplexity"] = answer_perplexity(model, tokenizer)
         return result
     finally:

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from configs.settings import AppConfig
 from llm.generation import GenerationRequest, GenerationResult
 from serve_app.backends import Backends, BackendsDep
-from serve_app.openai_compat import ToolChoice, forced_prefix, generate_valid
+from serve_app.openai_compat import ToolChoice, checked_reply, tool_grammar
 from serve_app.request_limits import check_max_length, check_max_new_tokens, check_messages
 from serve_app.schemas import (
     ChatRequest,
@@ -53,8 +53,9 @@ async def chat_turn(
     """Validate limits, then run one chat turn, with the tool loop when tools are offered.
 
     The tools offered are those chats may use (``tool_policy``), narrowed to ``allowed_tools``;
-    the loop runs no call of any other. ``tool_choice`` constrains the first round only, as a
-    client of the OpenAI API would after the tool results came back; ``none`` offers no tools.
+    the loop runs no call of any other. Calls are decoded under the tools' grammar
+    (``generation.tool_grammar``); ``tool_choice`` constrains the first round only; ``none``
+    offers no tools.
     """
     config = backends.config.get()
     check_limits(messages, options, config)
@@ -69,7 +70,12 @@ async def chat_turn(
     )
     functions = {spec["name"]: spec for spec in specs}
     tools = [{"type": "function", "function": spec} for spec in specs] or None
-    prefill = forced_prefix(tool_choice, functions)  # 400 for an unknown tool or without tools
+    # 400 for an unknown tool or without tools. The chat's own tools: a grammar that cannot be
+    # compiled in `auto` decodes unconstrained (logged and counted) rather than fail the chat.
+    first_grammar = tool_grammar(
+        tool_choice, functions, True, config.generation.tool_grammar, strict=False
+    )
+    later_grammar = tool_grammar("auto", functions, True, config.generation.tool_grammar, False)
     rounds = 0
 
     async def generate(transcript: list[dict[str, Any]]) -> GenerationResult:
@@ -87,13 +93,16 @@ async def chat_turn(
             ),
             top_p=options.top_p or config.generation.top_p,
             repetition_penalty=config.generation.repetition_penalty,
-            prefill=prefill if rounds == 1 else "",
+            tool_grammar=first_grammar if rounds == 1 else later_grammar,
             tool_calls_allowed=tools is not None,  # no tools offered: a call could not be run
             deadline=deadline,
         )
-        if rounds == 1 and prefill:
-            return await generate_valid(backends.generate, request, functions, tool_choice)
-        return await backends.generate(request)
+        result = await backends.generate(request)
+        if tools is None:
+            return result
+        # tool_choice constrains the first round only, as a client of the OpenAI API would
+        # after the tool results came back.
+        return checked_reply(result, request, functions, tool_choice if rounds == 1 else "auto")
 
     if tools is None:
         result = await generate(messages)

@@ -27,13 +27,13 @@ from serve_app.errors import error_content, status_of
 from serve_app.openai_compat import (
     ChatCompletionRequest,
     OpenAIError,
+    checked_reply,
     completion_body,
     completion_id,
-    forced_prefix,
-    generate_valid,
     openai_tool_calls,
     to_chat_messages,
     tool_functions,
+    tool_grammar,
 )
 from serve_app.request_limits import check_max_new_tokens, check_messages
 from serve_app.schemas import LoraAdapterLoadRequest, LoraAdapterUnloadRequest
@@ -162,7 +162,12 @@ def generation_request(
         repetition_penalty=config.generation.repetition_penalty,
         stop=tuple(stops),
         seed=body.seed,
-        prefill=forced_prefix(body.tool_choice, functions),
+        tool_grammar=tool_grammar(
+            body.tool_choice,
+            functions,
+            body.parallel_tool_calls,
+            enabled=config.generation.tool_grammar and body.tool_grammar,
+        ),
         tool_calls_allowed=tools is not None,  # tool_choice "none", or no tools offered
         adapter=adapter,
         deadline=time.time() + config.security.generation_timeout_s,
@@ -192,26 +197,23 @@ async def stream_chunks(
         )
 
     yield chunk({"role": "assistant", "content": ""})
+    # The text before a <tool_call> streams; the calls are parsed and checked at the end. Where
+    # calls are not allowed, all of the reply is text (reply_parts).
+    tag = "<tool_call>" if request.tool_calls_allowed else None
     text, sent = "", 0
     try:
-        if request.prefill:
-            # tool_choice forces a call: there is no text to stream, and the call is checked
-            # against its schema (and retried) exactly as in a plain reply.
-            functions = tool_functions(body)
-            result = await generate_valid(backends.generate, request, functions, body.tool_choice)
-        else:
-            # The text before a <tool_call> streams; the call is parsed at the end. Where calls
-            # are not allowed, all of the reply is text (reply_parts).
-            tag = "<tool_call>" if request.tool_calls_allowed else None
-            async for piece in backends.stream(request):
-                text += piece
-                visible = text.split(tag, 1)[0] if tag else text
-                # Hold back a tail that might be the start of the tag.
-                held = len(tag) if tag and len(visible) == len(text) else 0
-                safe = max(sent, len(visible) - held)
-                if safe > sent:
-                    yield chunk({"content": visible[sent:safe]})
-                    sent = safe
+        async for piece in backends.stream(request):
+            text += piece
+            visible = text.split(tag, 1)[0] if tag else text
+            # Hold back a tail that might be the start of the tag.
+            held = len(tag) if tag and len(visible) == len(text) else 0
+            safe = max(sent, len(visible) - held)
+            if safe > sent:
+                yield chunk({"content": visible[sent:safe]})
+                sent = safe
+        formats = backends.config.get().model.tool_call_formats
+        result = GenerationResult(text=text, **reply_parts(text, request, formats))
+        result = checked_reply(result, request, tool_functions(body), body.tool_choice)
     except Exception as error:  # 200 is already sent: the error goes in the stream, as OpenAI's
         status = status_of(error)
         if status >= 500 and status not in (503, 504):
@@ -219,12 +221,9 @@ async def stream_chunks(
         yield sse(error_content("/v1/chat/completions", status, str(error)))
         yield sse("[DONE]")
         return
-    if not request.prefill:
-        visible = text.split(tag, 1)[0] if tag else text
-        if len(visible) == len(text) and len(visible) > sent:
-            yield chunk({"content": visible[sent:]})
-        formats = backends.config.get().model.tool_call_formats
-        result = GenerationResult(text=text, **reply_parts(text, request, formats))
+    visible = text.split(tag, 1)[0] if tag else text
+    if len(visible) == len(text) and len(visible) > sent:
+        yield chunk({"content": visible[sent:]})
     calls = openai_tool_calls(result, body)
     for index, call in enumerate(calls):
         yield chunk({"tool_calls": [{"index": index, **call}]})
@@ -244,6 +243,6 @@ async def chat_completions(
         return StreamingResponse(
             stream_chunks(body, request, backends, name), media_type="text/event-stream"
         )
-    functions = tool_functions(body)
-    result = await generate_valid(backends.generate, request, functions, body.tool_choice)
+    result = await backends.generate(request)
+    result = checked_reply(result, request, tool_functions(body), body.tool_choice)
     return completion_body(body, name, result)

@@ -279,3 +279,17 @@ def test_an_unknown_format_name_is_refused_naming_the_known_ones():
         parse_tool_calls(CALC, formats=("hermes", "llama3_json"), tool_names=OFFERED)
     assert all(name in str(error.value) for name in TOOL_CALL_FORMATS)
     assert TOOL_CALL_FORMATS == ("hermes", "json_block", "bare_json")
+
+
+def test_a_tag_inside_a_string_value_does_not_end_the_block():
+    text = '<tool_call>\n{"name": "note", "arguments": {"text": "a </tool_call> b"}}\n</tool_call>'
+    parsed = parse_tool_calls(text)
+    assert parsed.errors == []
+    assert [call.to_dict() for call in parsed.tool_calls] == [
+        {"name": "note", "arguments": {"text": "a </tool_call> b"}}
+    ]
+
+
+def test_a_raw_control_character_in_a_string_is_read():
+    text = '<tool_call>\n{"name": "note", "arguments": {"text": "a\tb"}}\n</tool_call>'
+    assert parse_tool_calls(text).tool_calls[0].arguments == {"text": "a\tb"}

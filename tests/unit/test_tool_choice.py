@@ -1,19 +1,17 @@
-"""tool_choice as /v1/chat/completions and /chat share it: the forced prefix and the retries."""
+"""tool_choice as /v1/chat/completions and /chat share it: the grammar it picks, and the schema
+check after decoding (the guard)."""
 
 from __future__ import annotations
-
-import asyncio
 
 import pytest
 
 from llm.generation import GenerationRequest, GenerationResult
 from serve_app.openai_compat import (
-    MAX_CHOICE_TRIES,
     ChatCompletionRequest,
     OpenAIError,
-    forced_prefix,
-    generate_valid,
+    checked_reply,
     tool_functions,
+    tool_grammar,
 )
 
 CLOCK = {
@@ -28,18 +26,25 @@ FUNCTIONS = {"time__get_current_time": CLOCK}
 NAMED = {"type": "function", "function": {"name": "time__get_current_time"}}
 
 
-def test_only_required_and_named_choices_force_a_prefix():
-    assert forced_prefix("auto", FUNCTIONS) == forced_prefix("none", FUNCTIONS) == ""
-    assert forced_prefix(None, FUNCTIONS) == ""
-    assert forced_prefix("required", FUNCTIONS) == "<tool_call>\n"
-    named = forced_prefix(NAMED, FUNCTIONS)
-    assert named.endswith('{"name": "time__get_current_time", "arguments": {"timezone":')
+def grammar_of(choice, functions=FUNCTIONS, enabled=True, strict=True):
+    return tool_grammar(choice, functions, True, enabled, strict)
 
 
-def test_a_named_function_without_required_arguments_leaves_them_open():
-    functions = {"now": {"name": "now", "parameters": {"type": "object", "properties": {}}}}
-    choice = {"type": "function", "function": {"name": "now"}}
-    assert forced_prefix(choice, functions).endswith('"arguments":')
+def test_each_choice_picks_its_grammar():
+    assert grammar_of("auto").choice == grammar_of(None).choice == "auto"
+    assert grammar_of("none") is None
+    assert grammar_of("required").choice == "required"
+    assert grammar_of(NAMED).choice == "time__get_current_time"
+    assert grammar_of("auto").functions == (CLOCK,)
+
+
+def test_turning_the_grammar_off_frees_auto_only():
+    assert grammar_of("auto", enabled=False) is None
+    assert grammar_of("required", enabled=False).choice == "required"
+    assert grammar_of(NAMED, enabled=False).strict  # forced choices always fail loudly
+    strict_function = {"now": {"name": "now", "strict": True, "parameters": {"type": "object"}}}
+    assert grammar_of("auto", strict_function, enabled=False, strict=False).strict
+    assert not grammar_of("auto", strict=False).strict
 
 
 @pytest.mark.parametrize(
@@ -52,7 +57,7 @@ def test_a_named_function_without_required_arguments_leaves_them_open():
 )
 def test_impossible_choices_are_400(choice, functions, message):
     with pytest.raises(OpenAIError, match=message) as refused:
-        forced_prefix(choice, functions)
+        grammar_of(choice, functions)
     assert refused.value.status == 400
 
 
@@ -61,32 +66,21 @@ def result(arguments: dict) -> GenerationResult:
     return GenerationResult(text="", content="", tool_calls=[call], finish_reason="tool_calls")
 
 
-def test_a_schema_violating_call_is_retried_sampled_with_derived_seeds():
-    replies = [result({}), result({"timezone": "Asia/Tokyo"})]
-    seen: list[tuple[float, int | None]] = []
-
-    async def generate(request: GenerationRequest) -> GenerationResult:
-        seen.append((request.temperature, request.seed))
-        return replies[len(seen) - 1]
-
-    request = GenerationRequest(messages=[], prefill=forced_prefix(NAMED, FUNCTIONS), seed=5)
-    valid = asyncio.run(generate_valid(generate, request, FUNCTIONS, NAMED))
-    assert valid.tool_calls[0]["arguments"] == {"timezone": "Asia/Tokyo"}
-    assert seen == [(0.0, 5), (0.7, 6)]
+def test_the_guard_names_calls_the_schema_refuses():
+    request = GenerationRequest(messages=[], tool_grammar=grammar_of("auto"))
+    checked = checked_reply(result({"timezone": 9}), request, FUNCTIONS, "auto")
+    assert checked.guard == ["time__get_current_time: 9 is not of type 'string'"]
+    assert checked_reply(result({"timezone": "UTC"}), request, FUNCTIONS, "auto").guard == []
 
 
-def test_no_valid_call_after_every_try_is_422():
-    calls = 0
-
-    async def generate(request: GenerationRequest) -> GenerationResult:
-        nonlocal calls
-        calls += 1
-        return result({"timezone": 9})
-
-    request = GenerationRequest(messages=[], prefill=forced_prefix("required", FUNCTIONS))
+def test_a_forced_choice_without_a_valid_call_is_422():
+    request = GenerationRequest(messages=[], tool_grammar=grammar_of("required"))
     with pytest.raises(OpenAIError, match="9 is not of type 'string'") as refused:
-        asyncio.run(generate_valid(generate, request, FUNCTIONS, "required"))
-    assert refused.value.status == 422 and calls == MAX_CHOICE_TRIES
+        checked_reply(result({"timezone": 9}), request, FUNCTIONS, "required")
+    assert refused.value.status == 422
+    no_call = GenerationResult(text="cut", content="cut", finish_reason="length")
+    with pytest.raises(OpenAIError, match="requires a tool call"):
+        checked_reply(no_call, request, FUNCTIONS, NAMED)
 
 
 @pytest.mark.parametrize(
@@ -102,7 +96,7 @@ def test_a_tool_whose_parameters_are_no_json_schema_is_400(parameters):
     with pytest.raises(OpenAIError) as raised:
         tool_functions(body)
     assert raised.value.status == 400
-    assert "tools[0].function.parameters is not a valid JSON schema" in str(raised.value)
+    assert "tools[0].function.parameters (of 'f') is not a valid JSON schema" in str(raised.value)
 
 
 def test_a_schema_is_judged_by_its_content_each_time_it_is_sent():
