@@ -112,8 +112,7 @@ class Sampling:
             if self.grammar.startswith("%llguidance"):
                 raise ValueError(
                     "grammar_trigger needs a GBNF grammar: llama.cpp applies a %llguidance "
-                    "grammar from the first token whatever the trigger (write the free text "
-                    "into the Lark grammar instead)"
+                    "grammar from the first token, whatever the trigger"
                 )
 
 
@@ -127,6 +126,7 @@ class Completion:
     completion_tokens: int  # the end-of-turn token included, as transformers counts it
     cached_tokens: int  # prompt tokens whose KV was reused, not computed
     first_token_at: float | None  # time.time() its first token came back
+    finished_at: float  # time.time() its last token came back
     adapter: str | None
 
 
@@ -393,6 +393,7 @@ class LlamaCppEngine:
             completion_tokens=int(usage.get("completion_tokens", 0)),
             cached_tokens=int((usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)),
             first_token_at=reply.first_token_at,
+            finished_at=time.time(),
             adapter=generation.adapter,
         )
 
