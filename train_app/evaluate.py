@@ -1,7 +1,8 @@
 """``python -m train_app.evaluate``: held-out tool-call accuracy of any model, per category.
 
 Loads a model as serving does (a folder, a name from ``llm/model_sources.yaml``, or a LoRA
-adapter over its base), generates the held-out rows for the configured tools, and prints strict
+adapter over its base), generates the held-out rows (the API corpus's held-out providers, and
+the configured tools in held-out phrasings; see ``dataset_mix``), and prints strict
 and lenient accuracy per category plus the perplexity of written answers; ``--output`` keeps the
 whole result as JSON. Example::
 
@@ -20,21 +21,21 @@ from configs.atomic_files import atomic_write_text
 from configs.store import DEFAULT_CONFIG_FILE, load_config
 from llm.loading import load_model
 from tools.registry import ToolRegistry
+from train_app.dataset_mix import generate_validation
 from train_app.evaluation import answer_perplexity, evaluate_with_and_without_grammar
-from train_app.tool_rows import generate_eval_rows
 
 
 def format_table(result: dict) -> str:
     """Strict and lenient accuracy with the tool grammar, and strict without it."""
     free = result.get("without_grammar", {})
-    lines = [f"{'category':<12} {'rows':>5} {'strict':>8} {'lenient':>8} {'no grammar':>11}"]
+    lines = [f"{'category':<17} {'rows':>5} {'strict':>8} {'lenient':>8} {'no grammar':>11}"]
     for name, tally in result["by_category"].items():
         lines.append(
-            f"{name:<12} {tally['total']:>5} {tally['accuracy']:>8.1%} "
+            f"{name:<17} {tally['total']:>5} {tally['accuracy']:>8.1%} "
             f"{tally['lenient_accuracy']:>8.1%} {_percent(free.get('by_category', {}).get(name))}"
         )
     lines.append(
-        f"{'overall':<12} {result['total']:>5} {result['accuracy']:>8.1%} "
+        f"{'overall':<17} {result['total']:>5} {result['accuracy']:>8.1%} "
         f"{result['lenient_accuracy']:>8.1%} {_percent(free.get('accuracy'))}"
     )
     if "answer_perplexity" in result:
@@ -62,8 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(DEFAULT_CONFIG_FILE)
     model_config = config.model.model_copy(update={"cpu_quantization": args.quantization})
     loaded = load_model(args.model or config.model.model_path, None, model_config)
+    data = config.data.model_copy(
+        update={"eval_rows_per_category": args.per_category, "eval_seed": args.seed}
+    )
     with ToolRegistry.from_config(config.tools) as registry:
-        rows = generate_eval_rows(registry.specs(), args.per_category, args.seed)
+        rows, _ = generate_validation(registry.specs(), data)
     started = time.perf_counter()
     result = evaluate_with_and_without_grammar(loaded, rows, batch_size=args.batch_size)
     result["answer_perplexity"] = answer_perplexity(loaded.model, loaded.tokenizer)

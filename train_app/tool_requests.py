@@ -1,5 +1,6 @@
 """A user request for one tool, with the call it must produce: from the library's templates, or
-from the tool's JSON schema alone for tools the library does not know (MCP servers' tools).
+from the tool's JSON schema alone for tools the library does not know (MCP servers' tools, made
+by ``schema_rows``).
 
 The call's arguments are exactly the values the request says (converted where the words differ
 from the value: units, enums, dates), so a model trained on these rows learns to copy and
@@ -9,16 +10,16 @@ convert, not to invent.
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from train_app.slot_values import Drawn, Language, draw, said_plainly
-from train_app.tool_library import PLACEHOLDER, LibraryTool, Template, load_phrasings
+from train_app.schema_rows.tool_request import make_request
+from train_app.schema_rows.values import NoValue
+from train_app.slot_values import Drawn, Language, draw
+from train_app.tool_library import PLACEHOLDER, LibraryTool, Template
 
-_DESCRIPTION_END = re.compile(r",? *\(?e\.g\.|[.;。；(]\s|[.。]$")
-# Optional arguments a generic request says, at most.
-MAX_GENERIC_OPTIONAL = 2
+# Values a schema-made request draws before giving up on the tool (rare: a required pattern).
+SCHEMA_TRIES = 4
 
 
 @dataclass(frozen=True)
@@ -75,77 +76,16 @@ def _set_path(target: dict[str, Any], path: list[str], value: Any) -> None:
 def generic_request(
     rng: random.Random, function: dict[str, Any], language: Language, heldout: bool
 ) -> Request:
-    """A request written from the tool's description and schema: every required argument and
-    up to two optional ones, with values picked by the argument's name or type."""
-    phrasings = load_phrasings()
-    parameters = function.get("parameters") or {}
-    properties: dict[str, Any] = parameters.get("properties", {})
-    required = [name for name in parameters.get("required", []) if name in properties]
-    optional = [name for name in properties if name not in required]
-    chosen = required + rng.sample(
-        optional, min(len(optional), rng.randint(0, MAX_GENERIC_OPTIONAL))
+    """A request made from the tool's schema alone (``schema_rows``), in the held-out
+    patterns for evaluation; a ValueError names a tool no request can be made for."""
+    problem = None
+    for _ in range(SCHEMA_TRIES):
+        try:
+            made = make_request(rng, function, language, "heldout" if heldout else "train")
+        except NoValue as reason:
+            problem = reason
+            continue
+        return Request(made.text, made.arguments, {})
+    raise ValueError(
+        f"tool {function['name']!r}: no request can be made from its schema: {problem}"
     )
-    arguments, said = {}, {}
-    for name in chosen:
-        drawn = generic_value(rng, name, properties[name], language)
-        arguments[name], said[name] = drawn.value, drawn.said
-    pieces = [
-        phrasings["generic_argument"][language].format(
-            key=_argument_key(name, properties[name]), value=said[name]
-        )
-        for name in chosen
-    ]
-    templates = phrasings["generic_requests"][language]
-    held = phrasings["generic_heldout_requests"]
-    pool = templates[-held:] if heldout else templates[:-held]
-    description = (function.get("description") or function["name"]).strip().rstrip(".。") + (
-        "。" if language == "zh" else "."
-    )
-    text = rng.choice(pool).format(
-        description=description,
-        description_lower=description[:1].lower() + description[1:],
-        name=function["name"],
-        arguments=phrasings["generic_argument_joiner"][language].join(pieces),
-    )
-    return Request(text, arguments, said)
-
-
-def _argument_key(name: str, schema: dict[str, Any]) -> str:
-    """The argument's description up to its first example or sentence end, else its name."""
-    description = _DESCRIPTION_END.split(str(schema.get("description") or ""))[0].strip()
-    return description if 0 < len(description) <= 40 else name
-
-
-def generic_value(
-    rng: random.Random, name: str, schema: dict[str, Any], language: Language
-) -> Drawn:
-    """A value for an argument the library has no slot for: its enum, its examples, or a pool
-    chosen by a word of its name or description, converted to the schema's type."""
-    if schema.get("enum"):
-        value = rng.choice(schema["enum"])
-        return Drawn(value, said_plainly(value))
-    if schema.get("examples"):
-        value = rng.choice(schema["examples"])
-        return Drawn(value, said_plainly(value))
-    kind = schema.get("type")
-    if kind == "integer":
-        value = rng.randint(int(schema.get("minimum", 1)), int(schema.get("maximum", 100)))
-        return Drawn(value, str(value))
-    if kind == "number":
-        value = round(
-            rng.uniform(float(schema.get("minimum", 1)), float(schema.get("maximum", 500))), 1
-        )
-        return Drawn(value, str(value))
-    if kind == "boolean":
-        value = rng.random() < 0.5
-        return Drawn(value, said_plainly(value))
-    if kind == "array":
-        item = generic_value(rng, name, schema.get("items") or {"type": "string"}, language)
-        return Drawn([item.value], item.said)
-    if kind == "object":
-        return Drawn({}, "{}")
-    pools = load_phrasings()["value_pools"]
-    words = f"{name} {schema.get('description', '')}".lower()
-    pool = next((pool for key, pool in pools.items() if key in words), pools["any"])
-    drawn = draw(rng, pool, language, f"value pool for {name!r}")
-    return Drawn(str(drawn.value), drawn.said)

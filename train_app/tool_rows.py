@@ -13,7 +13,8 @@ Each turn is one of:
 Evaluation rows ask, in one turn each, the tools held out of training entirely (the four
 categories of the Berkeley Function Calling Leaderboard) and the registry's tools in phrasings
 kept out of training (``registry``). Rows are in the OpenAI messages format that the model's own
-chat template renders; each carries its ``category``.
+chat template renders; each carries its ``category``. ``dataset_mix`` decides which rows a job
+takes from here (the built-in tools' own rows; library rows only where configured).
 """
 
 from __future__ import annotations
@@ -87,14 +88,6 @@ def library_makers(heldout: bool, exclude: set[str]) -> list[RequestMaker]:
     ]
 
 
-def generate_rows(
-    specs: Sequence[ToolSpec | dict[str, Any]], registry: ToolRegistry | None, data: DataConfig
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The training and held-out rows ``data`` asks for (a job's, or ``train_app.generate``'s)."""
-    train = generate_training_rows(specs, registry, data)
-    return train, generate_eval_rows(specs, data.eval_rows_per_category, data.eval_seed)
-
-
 def generate_training_rows(
     specs: Sequence[ToolSpec | dict[str, Any]], registry: ToolRegistry | None, data: DataConfig
 ) -> list[dict[str, Any]]:
@@ -127,9 +120,12 @@ def generate_training_rows(
 
 
 def generate_eval_rows(
-    specs: Sequence[ToolSpec | dict[str, Any]], per_category: int, seed: int
+    specs: Sequence[ToolSpec | dict[str, Any]],
+    per_category: int,
+    seed: int,
+    categories: Sequence[str] = EVAL_CATEGORIES,
 ) -> list[dict[str, Any]]:
-    """``per_category`` one-turn rows of each of ``EVAL_CATEGORIES``; library categories offer
+    """``per_category`` one-turn rows of each of ``categories``; library categories offer
     held-out tools only, ``registry`` offers every registry tool (as serving does). Only the
     first reply is scored, so no tool runs."""
     rng = random.Random(f"eval:{seed}")
@@ -141,7 +137,7 @@ def generate_eval_rows(
     # cover every category evenly.
     for index in range(per_category):
         language = LANGUAGES[index % 2]
-        for category in EVAL_CATEGORIES:
+        for category in categories:
             if category == "registry":
                 if not registry_makers:
                     continue

@@ -11,14 +11,12 @@ from jsonschema import Draft202012Validator
 
 from configs.settings import DataConfig, ToolsConfig
 from tools.registry import ToolRegistry
+from train_app.dataset_mix import generate_dataset
+from train_app.schema_rows.verify import leaves
+from train_app.schema_rows.verify import said as is_said
 from train_app.tool_library import load_library
 from train_app.tool_requests import RequestMaker, generic_request
-from train_app.tool_rows import (
-    EVAL_CATEGORIES,
-    generate_eval_rows,
-    generate_rows,
-    generate_training_rows,
-)
+from train_app.tool_rows import EVAL_CATEGORIES, generate_eval_rows, generate_training_rows
 
 MCP_LIKE_TOOL = {
     "type": "function",
@@ -186,13 +184,13 @@ def test_generation_is_seeded(registry):
 def test_the_eval_rows_follow_eval_seed_not_the_training_seed(registry):
     """Jobs on different training rows are scored on the same held-out rows."""
     specs = registry.specs()
-    first = DataConfig(num_generated_examples=4, eval_rows_per_category=2, seed=5)
+    first = DataConfig(num_generated_examples=4, eval_rows_per_category=2, seed=5, corpus_share=0.0)
     other_training = first.model_copy(update={"seed": 6})
     other_eval = first.model_copy(update={"eval_seed": 1})
-    train, held_out = generate_rows(specs, None, first)
-    train_6, held_out_6 = generate_rows(specs, None, other_training)
-    assert train_6 != train and held_out_6 == held_out
-    assert generate_rows(specs, None, other_eval)[1] != held_out
+    made = generate_dataset(specs, None, first)
+    again = generate_dataset(specs, None, other_training)
+    assert again.train != made.train and again.validation == made.validation
+    assert generate_dataset(specs, None, other_eval).validation != made.validation
 
 
 def test_tools_the_library_does_not_know_get_requests_from_their_schema():
@@ -205,9 +203,8 @@ def test_tools_the_library_does_not_know_get_requests_from_their_schema():
         assert not list(Draft202012Validator(schema).iter_errors(call["arguments"]))
     rng = random.Random(0)
     request = generic_request(rng, MCP_LIKE_TOOL["function"], "en", heldout=False)
-    assert set(request.said) == set(request.arguments)
-    for said in request.said.values():
-        assert said in request.text  # what the call carries is what the request says
+    for value in leaves(request.arguments):
+        assert is_said(value, request.text)  # what the call carries is what the request says
 
 
 def test_library_requests_say_every_copied_value():
