@@ -12,7 +12,7 @@ from transformers import AutoModelForCausalLM
 def make_lora_adapter(base: Path, folder: Path, seed: int) -> Path:
     """Save (safetensors) a LoRA adapter for ``base`` whose random, non-zero A and B change
     its greedy output; peft's default zero B would leave the output as the base's. The scale
-    (alpha / r = 8) is large on purpose: at 2, one seed left the shipped model's reply as it was."""
+    (alpha / r = 8) is large on purpose: at 2, one seed left the tiny model's reply as it was."""
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_pretrained(base)
     config = LoraConfig(

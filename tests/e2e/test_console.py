@@ -2,8 +2,9 @@
 
 The tests run in order on one page, as a person would: give the key, chat with a tool call,
 start a job and stop it, run a short job to its evaluation, load the stopped job's adapter. The
-model is the shipped tool-format model, which answers "计算 15 * 23 的结果" with a calculate call
-greedily. A screenshot of each page is written to test-artifacts/console/ (not committed).
+model is the trained tiny model (TRAINED_TINY_MODEL), which answers "计算 15 * 23 的结果" with a
+calculate call greedily. A screenshot of each page is written to test-artifacts/console/ (not
+committed).
 
 Bad inputs tried: no key and a wrong key, a negative learning rate.
 """
@@ -21,12 +22,12 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from configs.settings import PROJECT_ROOT, resolve_path
+from configs.settings import PROJECT_ROOT
 from tests.serve_process import ServeApp
+from tests.tiny_model import TRAINED_TINY_MODEL
 
 pytestmark = pytest.mark.slow
 
-SHIPPED_MODEL = resolve_path("models/tiny-qwen2-tools")
 KEY = "sk-console-test-3e7a91"
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -45,7 +46,11 @@ SHORT_JOB = {**LONG_JOB, "num_epochs": "1", "max_steps": "4", "eval_max_examples
 def app(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("console")
     config = {
-        "model": {"model_path": str(SHIPPED_MODEL)},
+        # Its folder is a model root, so that jobs may train it and their adapters load over it.
+        "model": {
+            "model_path": str(TRAINED_TINY_MODEL),
+            "allowed_roots": [str(TRAINED_TINY_MODEL.parent)],
+        },
         "generation": {"max_new_tokens": 48},
         "data": {"num_generated_examples": 48, "seed": 1},
         "security": {"api_keys_env": "MCP_TUNE_CONSOLE_KEYS"},
@@ -141,7 +146,7 @@ def test_page_opens_without_key_and_asks_for_one(app, browser):
     wait(browser, lambda b: "invalid API key" in find(b, "#key-dialog[open] #key-error").text)
     find(browser, "#key-input").send_keys(KEY, "\n")
     wait(browser, lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
-    assert str(SHIPPED_MODEL) in find(browser, "#served-model").text
+    assert str(TRAINED_TINY_MODEL) in find(browser, "#served-model").text
 
 
 def test_chat_shows_the_calculate_call_and_its_result(browser, client, screenshot):

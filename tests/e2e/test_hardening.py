@@ -37,16 +37,15 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from configs.settings import resolve_path
 from tests.json_stub import JsonStub
 from tests.open_meteo_stub import open_meteo
 from tests.ray_cluster import kill_replica
 from tests.serve_process import ServeApp
+from tests.tiny_model import TRAINED_TINY_MODEL
 from tests.training_status import wait_for_status
 
 pytestmark = pytest.mark.slow
 
-SHIPPED_MODEL = resolve_path("models/tiny-qwen2-tools")
 SECRET = "top secret outside the workspace"
 
 
@@ -69,7 +68,12 @@ def app(tmp_path_factory, weather):
     os.mkfifo(workspace / "pipe")
     (workdir / "data").mkdir()
     config = {
-        "model": {"model_path": str(SHIPPED_MODEL), "allowed_roots": [str(workdir / "hub")]},
+        # A model that ends its replies: a random one writes up to any max_new_tokens a fuzzed
+        # request asks for, past the fuzzer's 10 s timeout. Its folder is a root so jobs train it.
+        "model": {
+            "model_path": str(TRAINED_TINY_MODEL),
+            "allowed_roots": [str(workdir / "hub"), str(TRAINED_TINY_MODEL.parent)],
+        },
         "data": {"allowed_roots": [str(workdir / "data")]},
         "generation": {"max_new_tokens": 8},
         # Bursts here test concurrency and fuzzing, not rate limits (test_security covers those).
@@ -188,7 +192,7 @@ def test_a_failing_tool_is_an_error_result_not_a_500(client):
 def test_model_paths_outside_the_roots_are_403_and_nothing_changes(client, app):
     before = client.get("/model/info").json()
     outside = app.workdir / "elsewhere"
-    shutil.copytree(SHIPPED_MODEL, outside)
+    shutil.copytree(TRAINED_TINY_MODEL, outside)
     adapter = app.workdir / "hub" / "adapter"
     adapter.mkdir(parents=True)
     for body in (

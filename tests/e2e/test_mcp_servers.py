@@ -17,13 +17,12 @@ import pytest
 from mcp import Client
 from transformers import AutoTokenizer
 
-from configs.settings import resolve_path
 from tests.serve_process import ServeApp
+from tests.tiny_model import TRAINED_TINY_MODEL
 from tests.training_status import wait_for_status
 
 pytestmark = pytest.mark.slow
 
-SHIPPED_MODEL = resolve_path("models/tiny-qwen2-tools")
 TIME_TOOLS = ["time__get_current_time", "time__convert_time"]
 
 
@@ -31,7 +30,11 @@ TIME_TOOLS = ["time__get_current_time", "time__convert_time"]
 def app(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("mcp_servers")
     config = {
-        "model": {"model_path": str(SHIPPED_MODEL)},
+        # Its folder is a model root, so that a job may train it.
+        "model": {
+            "model_path": str(TRAINED_TINY_MODEL),
+            "allowed_roots": [str(TRAINED_TINY_MODEL.parent)],
+        },
         "generation": {"max_new_tokens": 8},
         # Training rows for this server's tools (test_a_job_for_the_servers_tools_...).
         "data": {
@@ -114,7 +117,7 @@ def test_chat_prompts_offer_the_servers_tools(client):
     prompt_tokens = response.json()["usage"]["prompt_tokens"]
 
     schemas = client.get("/tools").json()["tool_schemas"]
-    tokenizer = AutoTokenizer.from_pretrained(SHIPPED_MODEL)
+    tokenizer = AutoTokenizer.from_pretrained(TRAINED_TINY_MODEL)
 
     def rendered_tokens(names: list[str]) -> int:
         tools = [{"type": "function", "function": schemas[name]} for name in names]

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from configs.settings import resolve_path
 from tests.prometheus import wait_for_sample
 from tests.ray_cluster import metrics_url
 from tests.serve_process import ServeApp
+from tests.tiny_model import TRAINED_TINY_MODEL
 
 pytestmark = pytest.mark.slow
 
-SHIPPED_MODEL = resolve_path("models/tiny-qwen2-tools")
 CHAT = {
     "messages": [{"role": "user", "content": "计算 15 * 23 的结果"}],
     "use_tools": True,
@@ -24,7 +23,10 @@ CHAT = {
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("metrics")
-    config = {"model": {"model_path": str(SHIPPED_MODEL)}, "generation": {"max_new_tokens": 24}}
+    config = {
+        "model": {"model_path": str(TRAINED_TINY_MODEL)},
+        "generation": {"max_new_tokens": 24},
+    }
     with ServeApp(workdir, config).start() as serve_app:
         yield serve_app
 

@@ -16,13 +16,12 @@ import shutil
 import openai
 import pytest
 
-from configs.settings import resolve_path
 from tests.lora_adapters import make_lora_adapter
 from tests.serve_process import ServeApp
+from tests.tiny_model import TRAINED_TINY_MODEL
 
 pytestmark = pytest.mark.slow
 
-SHIPPED_MODEL = resolve_path("models/tiny-qwen2-tools")
 CALCULATE = {
     "type": "function",
     "function": {
@@ -55,7 +54,7 @@ MAX_LOADED_ADAPTERS = 2
 def app(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("openai")
     config = {
-        "model": {"model_path": str(SHIPPED_MODEL), "max_loaded_adapters": MAX_LOADED_ADAPTERS}
+        "model": {"model_path": str(TRAINED_TINY_MODEL), "max_loaded_adapters": MAX_LOADED_ADAPTERS}
     }
     with ServeApp(workdir, config).start() as serve_app:
         yield serve_app
@@ -73,7 +72,7 @@ def model(oai):
 
 def test_models_lists_the_served_model(oai, model):
     entry = oai.models.list().data[0]
-    assert entry.id == model == SHIPPED_MODEL.name
+    assert entry.id == model == TRAINED_TINY_MODEL.name
     assert entry.owned_by == "mcp-tune"
 
 
@@ -224,7 +223,7 @@ HELLO = [{"role": "user", "content": "hello 0"}]
 def adapters(tmp_path_factory):
     folder = tmp_path_factory.mktemp("adapters")
     return {
-        name: make_lora_adapter(SHIPPED_MODEL, folder / name, seed)
+        name: make_lora_adapter(TRAINED_TINY_MODEL, folder / name, seed)
         for name, seed in (("alpha", 1), ("beta", 2), ("gamma", 3))
     }
 
@@ -248,7 +247,7 @@ def test_loaded_adapters_are_listed_with_their_lineage(oai, model, adapters):
     assert list(listed) == [model, "alpha", "beta", "gamma"]
     for name in adapters:
         assert listed[name].parent == model
-        assert listed[name].root == listed[model].root == str(SHIPPED_MODEL)
+        assert listed[name].root == listed[model].root == str(TRAINED_TINY_MODEL)
 
 
 def test_model_picks_the_adapter_per_request(oai, model, adapters):
@@ -256,7 +255,7 @@ def test_model_picks_the_adapter_per_request(oai, model, adapters):
     alpha, beta = reply(oai, "alpha"), reply(oai, "beta")
     assert len({base, alpha, beta}) == 3, (base, alpha, beta)
     assert reply(oai, f"{model}:alpha") == alpha
-    assert reply(oai, f"{SHIPPED_MODEL}:beta") == beta
+    assert reply(oai, f"{TRAINED_TINY_MODEL}:beta") == beta
     assert reply(oai, model) == base  # the adapters left the base as it was
 
 
@@ -296,7 +295,7 @@ def test_bad_adapter_loads_are_refused_and_change_nothing(oai, adapters, tmp_pat
     before = [entry.id for entry in oai.models.list().data]
     cases = {
         "no folder": ("x", tmp_path / "missing", "is not a folder"),
-        "full model": ("x", SHIPPED_MODEL, "has no adapter_config.json"),
+        "full model": ("x", TRAINED_TINY_MODEL, "has no adapter_config.json"),
         "other base": ("x", other_base, "made for base model 'Qwen/Qwen2-7B'"),
         "duplicate": ("alpha", adapters["beta"], "already loaded"),
         "colon": ("a:b", adapters["beta"], "lora_name 'a:b' must start"),

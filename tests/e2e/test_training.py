@@ -1,7 +1,8 @@
 """Training over HTTP against the real app: refusals, progress, stop, finish, evaluation, serving.
 
-The base is the shipped tool-format model. The finished job teaches it a behaviour it does not
-have (answer "what time is it?" with `get_current_time` and no arguments), so accuracy must rise.
+The base is the trained tiny model (TRAINED_TINY_MODEL), which writes tool calls. The finished job
+teaches it a behaviour it does not have (answer "what time is it?" with `get_current_time` and no
+arguments), so accuracy must rise.
 Bad inputs tried: config_updates of a wrong type, an unknown field and an out-of-range value, a
 missing dataset file, a dataset with bad rows, an init_adapter that is no adapter or comes with
 full fine-tuning, a second start while a job runs, stop with no job, an unknown job id.
@@ -15,15 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from configs.settings import resolve_path
 from tests.prometheus import wait_for_sample
 from tests.ray_cluster import metrics_url
 from tests.serve_process import ServeApp
+from tests.tiny_model import TRAINED_TINY_MODEL
 from tests.training_status import wait_for_status
 
 pytestmark = pytest.mark.slow
 
-SHIPPED_MODEL = resolve_path("models/tiny-qwen2-tools")
 SHORT_JOB = {
     "num_epochs": 4,
     "batch_size": 8,
@@ -63,7 +63,11 @@ OPENERS = [
 def app(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("training")
     config = {
-        "model": {"model_path": str(SHIPPED_MODEL)},
+        # Its folder is a model root, so that jobs may train it.
+        "model": {
+            "model_path": str(TRAINED_TINY_MODEL),
+            "allowed_roots": [str(TRAINED_TINY_MODEL.parent)],
+        },
         "data": {
             "num_generated_examples": 160,
             "eval_rows_per_category": 4,
@@ -128,7 +132,7 @@ def test_no_job_yet(client):
         ({"config_updates": {"learning_rate": -1}}, "learning_rate"),
         ({"dataset_path": "{workdir}/no/such/dataset.jsonl"}, "dataset.jsonl"),
         # A full model folder, not an adapter to go on training.
-        ({"config_updates": {"init_adapter": "models/tiny-qwen2-tools"}}, "not a LoRA adapter"),
+        ({"config_updates": {"init_adapter": str(TRAINED_TINY_MODEL)}}, "not a LoRA adapter"),
         ({"config_updates": {"init_adapter": "x", "method": "full"}}, "set method to lora"),
     ],
 )

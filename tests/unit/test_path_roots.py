@@ -28,8 +28,8 @@ def config(tmp_path):
 
 def test_project_models_output_and_configured_roots_are_allowed(config, tmp_path):
     roots = model_roots(config)
-    shipped = confine("models/tiny-qwen2-tools", roots, "model_path", "model.allowed_roots")
-    assert shipped == (PROJECT_ROOT / "models" / "tiny-qwen2-tools").resolve()
+    shipped = confine("models/qwen2.5-coder-0.5b-tools", roots, "model_path", "model.allowed_roots")
+    assert shipped == (PROJECT_ROOT / "models" / "qwen2.5-coder-0.5b-tools").resolve()
     adapter = tmp_path / "runs" / "job-1" / "adapter"
     assert confine(str(adapter), roots, "model_path", "s") == adapter
     assert confine(str(tmp_path / "hub" / "qwen"), roots, "model_path", "s").name == "qwen"
