@@ -76,3 +76,14 @@ def test_the_model_server_reports_its_generations(url, chat_outcome):
     wait_for_sample(url, "ray_mcp_tune_prefix_cache_lookups_total", {"result": "hit"})
     wait_for_sample(url, "ray_mcp_tune_prefix_cache_tokens_total", {"source": "reused"})
     assert wait_for_sample(url, "ray_mcp_tune_batch_queue_depth", above=-1) == 0
+
+
+def test_tool_grammar_rows_and_compiles_are_counted(client, url, chat_outcome):
+    # The same chat again: its grammars come from the cache.
+    assert client.post("/chat", json=CHAT).status_code == 200
+    rows = "ray_mcp_tune_tool_grammar_rows_total"
+    wait_for_sample(url, rows, {"adapter": "base", "grammar": "constrained"}, above=1)
+    compiles = "ray_mcp_tune_tool_grammar_compiles_total"
+    wait_for_sample(url, compiles, {"result": "compiled"})
+    wait_for_sample(url, compiles, {"result": "cache_hit"})
+    wait_for_sample(url, "ray_mcp_tune_tool_grammar_compile_seconds_total")

@@ -151,6 +151,95 @@ def test_named_tool_choice_yields_a_schema_valid_call(oai, model):
     assert isinstance(json.loads(call.function.arguments), dict)
 
 
+def test_a_stream_yields_the_same_call_as_the_plain_reply(oai, model):
+    ask = {
+        "model": model,
+        "messages": [{"role": "user", "content": "计算 15 * 23 的结果"}],
+        "tools": [CALCULATE, CLOCK],
+        "tool_choice": "required",
+        "temperature": 0,
+        "max_tokens": 120,
+    }
+    plain = oai.chat.completions.create(**ask).choices[0].message.tool_calls
+    calls: dict[int, dict] = {}
+    for chunk in oai.chat.completions.create(**ask, stream=True):
+        for delta in chunk.choices[0].delta.tool_calls or []:
+            calls.setdefault(delta.index, {"name": "", "arguments": ""})
+            calls[delta.index]["name"] += delta.function.name or ""
+            calls[delta.index]["arguments"] += delta.function.arguments or ""
+    assert plain, "required gives a call"
+    assert [(c.function.name, json.loads(c.function.arguments)) for c in plain] == [
+        (c["name"], json.loads(c["arguments"])) for c in calls.values()
+    ]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "reason"),
+    [
+        ({"type": "object", "properties": {"p": {"type": "string", "pattern": "([a-z"}}}, "regex"),
+        ({"type": "object", "properties": {"p": {"$ref": "#/$defs/gone"}}}, "gone"),
+    ],
+)
+def test_a_schema_the_grammar_cannot_enforce_is_400_naming_the_tool(oai, model, parameters, reason):
+    hostile = {"type": "function", "function": {"name": "hostile", "parameters": parameters}}
+    with pytest.raises(openai.BadRequestError) as refused:
+        oai.chat.completions.create(
+            model=model,
+            messages=[{"role": "user", "content": "x"}],
+            tools=[CALCULATE, hostile],
+            max_tokens=8,
+        )
+    assert "'hostile'" in refused.value.message and reason in refused.value.message.lower()
+    # The replica is unharmed: the same request without that tool is answered.
+    reply = oai.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "x"}], tools=[CALCULATE], max_tokens=8
+    )
+    assert reply.choices[0].finish_reason in ("stop", "length", "tool_calls")
+
+
+def test_a_long_enum_and_deep_nesting_are_served(oai, model):
+    """Within the tiny model's 2048-token prompt (a 10 000-value enum is compiled in the unit
+    tests: its prompt alone is 109 k tokens, a clear 400 here)."""
+    deep: dict = {"type": "integer"}
+    for _ in range(20):
+        deep = {"type": "object", "properties": {"x": deep}, "required": ["x"]}
+    enum = {"type": "string", "enum": [f"c{i}" for i in range(200)]}
+    tools = [
+        {"type": "function", "function": {"name": "deep", "parameters": deep}},
+        {
+            "type": "function",
+            "function": {
+                "name": "pick_city",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": enum},
+                    "required": ["city"],
+                },
+            },
+        },
+    ]
+    reply = oai.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "pick a city"}],
+        tools=tools,
+        tool_choice={"type": "function", "function": {"name": "pick_city"}},
+        max_tokens=160,
+    )
+    call = reply.choices[0].message.tool_calls[0]
+    assert json.loads(call.function.arguments)["city"] in enum["enum"]
+
+
+def test_the_grammar_can_be_turned_off_per_request(oai, model):
+    reply = oai.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "计算 15 * 23 的结果"}],
+        tools=[CALCULATE],
+        max_tokens=40,
+        extra_body={"tool_grammar": False},
+    )
+    assert reply.choices[0].finish_reason in ("stop", "length", "tool_calls")
+
+
 def test_tool_choice_none_answers_without_calls(oai, model):
     reply = oai.chat.completions.create(
         model=model,
