@@ -34,7 +34,7 @@ def make_lora_adapter(base: Path, folder: Path, seed: int) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default="models/tiny-qwen2-tools")
+    parser.add_argument("--model", default="tests/fixtures/tiny-qwen2-tools")
     parser.add_argument("--rows", type=int, default=16)
     parser.add_argument("--adapters", type=int, default=3)
     parser.add_argument("--new-tokens", type=int, default=16)
