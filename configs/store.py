@@ -88,7 +88,7 @@ class ConfigStore:
 
     def _signature(self) -> tuple[Any, ...]:
         """Changes whenever either file is rewritten (atomic writes replace the inode)."""
-        stats = []
+        stats: list[tuple[int, int, int] | None] = []
         for path in (self.config_file, self.overrides_file):
             try:
                 stat = path.stat()

@@ -17,10 +17,10 @@ ZERO_WIDTH_SPACE = "\u200b"
 
 def control_token_pattern(tokenizer: Any) -> re.Pattern[str] | None:
     """A pattern matching the text of every added token of ``tokenizer``; None if it has none."""
-    texts = {token.content for token in tokenizer.added_tokens_decoder.values()}
+    contents: set[str] = {token.content for token in tokenizer.added_tokens_decoder.values()}
     # Longest first, so that '</tool_call>' is not matched as a shorter token inside it; a
     # one-character token cannot be broken (and none in use is one).
-    texts = sorted((text for text in texts if len(text) > 1), key=len, reverse=True)
+    texts = sorted((text for text in contents if len(text) > 1), key=len, reverse=True)
     return re.compile("|".join(map(re.escape, texts))) if texts else None
 
 

@@ -143,10 +143,13 @@ class DecodeBatch:
         row's adapter may be detached.
         """
         cancelled = [index for index, row in enumerate(self.rows) if row.cancel.is_set()]
-        left = [(self.rows[index], GenerationCancelledError()) for index in cancelled]
+        left: list[tuple[Row, GenerationResult | Exception]] = [
+            (self.rows[index], GenerationCancelledError()) for index in cancelled
+        ]
         self._drop(cancelled)
         if not self.rows:
             return left
+        assert self._mask is not None  # set whenever the batch has rows
         device = self.loaded.device
         inputs = torch.tensor([[row.new_ids[-1]] for row in self.rows], device=device)
         mask = torch.cat([self._mask, torch.ones_like(self._mask[:, :1])], dim=1)
@@ -238,6 +241,7 @@ class DecodeBatch:
         return {}
 
     def _layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        assert self._cache is not None  # set whenever the batch has rows
         return [(layer.keys, layer.values) for layer in self._cache.layers]
 
     def _drop(self, indices: list[int]) -> None:
@@ -250,6 +254,7 @@ class DecodeBatch:
         if not keep:
             self._cache = self._mask = None
             return
+        assert self._cache is not None and self._mask is not None  # the batch had rows
         mask = self._mask[keep]
         first = int(mask.any(dim=0).nonzero()[0])
         self._mask = mask[:, first:]

@@ -238,7 +238,7 @@ def _row_lora(
     # A row is whole quantization blocks, so the trained rows dequantize on their own.
     base_rows = gguf.quants.dequantize(tensor.data[indices], tensor.tensor_type)
     delta = (values - base_rows.reshape(len(indices), cols)) / (alpha / len(indices))
-    one_hot = np.zeros((vocab, len(indices)), dtype=np.float32)
+    one_hot: np.ndarray = np.zeros((vocab, len(indices)), dtype=np.float32)
     one_hot[indices, np.arange(len(indices))] = 1.0
     if flipped:
         return [(f"{name}.lora_a", one_hot), (f"{name}.lora_b", np.ascontiguousarray(delta.T))]

@@ -156,7 +156,7 @@ class ToolGrammarCompiler:
         self._cache: OrderedDict[str, xgr.CompiledGrammar | ToolGrammarError] = OrderedDict()
         self._cache_size, self._timeout_s = cache_size, timeout_s
         self._lock = threading.Lock()
-        self._pending: dict[str, Future] = {}
+        self._pending: dict[str, Future[xgr.CompiledGrammar | ToolGrammarError]] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tool-grammar")
         # Totals since start, exported as metrics by the replica.
         self.stats = {
@@ -186,6 +186,7 @@ class ToolGrammarCompiler:
         if cached is None:
             try:
                 limit = self._timeout_s if timeout_s is None else timeout_s
+                assert future is not None  # submitted above whenever nothing was cached
                 cached = future.result(timeout=limit)
             except FutureTimeout:
                 cached = ToolGrammarError(

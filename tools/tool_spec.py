@@ -126,7 +126,7 @@ def tool_from_function(func: Callable[..., Any]) -> Tool:
     parameters.setdefault("properties", {})
     Draft202012Validator.check_schema(parameters)
     spec = ToolSpec(name=name, description=description, parameters=parameters)
-    marked = getattr(func, _CAPABILITIES_ATTRIBUTE, frozenset())
+    marked: frozenset[ToolCapability] = getattr(func, _CAPABILITIES_ATTRIBUTE, frozenset())
     return Tool(spec, func, takes_config, Draft202012Validator(parameters), capabilities=marked)
 
 
@@ -153,7 +153,7 @@ def _checked_schema_problem(schema_json: str) -> str | None:
     try:
         validator_for(parameters, default=Draft202012Validator).check_schema(parameters)
     except SchemaError as error:
-        return error.message
+        return str(error.message)
     return None
 
 

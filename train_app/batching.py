@@ -58,7 +58,7 @@ def length_grouped_batches(
     order = list(range(len(lengths)))
     rng.shuffle(order)
     window = batch_size * group_factor
-    batches = []
+    batches: list[list[int]] = []
     for start in range(0, len(order), window):
         chunk = sorted(order[start : start + window], key=lambda i: lengths[i])
         batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))

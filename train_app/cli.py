@@ -83,7 +83,8 @@ def train(args: argparse.Namespace) -> int:
         job_id, jobs.job_dir(job_id), config, args.dataset or config.data.dataset_path
     )
     print(f"job {job_id}: {prepared.dataset_summary}")
-    tracker = ProgressTracker.options(
+    # @ray.remote adds .options; mypy does not apply class decorators.
+    tracker = ProgressTracker.options(  # type: ignore[attr-defined]
         name=prepared.spec.tracker_name, namespace=TRACKER_NAMESPACE
     ).remote(job_id)
     done = threading.Event()

@@ -42,7 +42,7 @@ TRAIN_FILES = tuple(f"train{suffix}" for suffix in SUPPORTED_SUFFIXES)
 MAX_KEPT_ERRORS = 20
 MAX_LISTED_ERRORS = 5
 
-_SHAREGPT_ROLES = {
+_SHAREGPT_ROLES: dict[object, str] = {
     "system": "system",
     "human": "user",
     "user": "user",
@@ -104,6 +104,7 @@ def read_numbered_rows(path: str | Path) -> tuple[list[tuple[int, Any]], list[Ro
     Reading goes on past a bad line so that a user sees every problem of a file at once.
     """
     file = resolve_dataset_file(Path(path))
+    errors: list[RowError]
     if file.suffix == ".parquet":
         numbered, errors = list(enumerate(_read_parquet(file), start=1)), []
     else:

@@ -177,7 +177,8 @@ def _verified(
 ) -> tuple[list[dict[str, Any]], Tally]:
     """The first ``count`` rows (all by default) the verifier accepts, of rows the tool
     library's templates made."""
-    tally, kept = Tally(), []
+    tally = Tally()
+    kept: list[dict[str, Any]] = []
     declared = library_conversions()
     for row in rows:
         if len(kept) == count:

@@ -174,8 +174,8 @@ class _RowChecker:
             cls = validators.validator_for(schema)
             try:
                 cls.check_schema(schema)
-            except schema_exceptions.SchemaError as error:
-                return [f"its parameters schema is invalid: {error.message}"]
+            except schema_exceptions.SchemaError as invalid:
+                return [f"its parameters schema is invalid: {invalid.message}"]
             validator = self._validators[key] = cls(schema)
         error = schema_exceptions.best_match(validator.iter_errors(arguments))
         if error is None:

@@ -122,12 +122,12 @@ def evaluate_tool_calls(
                     }
                 )
     total = sum(t["total"] for t in tallies.values())
-    strict = sum(t["strict"] for t in tallies.values())
-    lenient = sum(t["lenient"] for t in tallies.values())
+    strict_total = sum(t["strict"] for t in tallies.values())
+    lenient_total = sum(t["lenient"] for t in tallies.values())
     return {
-        "accuracy": _ratio(strict, total),
-        "lenient_accuracy": _ratio(lenient, total),
-        "correct": strict,
+        "accuracy": _ratio(strict_total, total),
+        "lenient_accuracy": _ratio(lenient_total, total),
+        "correct": strict_total,
         "total": total,
         "by_category": {
             name: {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import secrets
 from datetime import UTC, datetime
@@ -38,7 +39,7 @@ class JobStore:
         records = [json.loads(p.read_text(encoding="utf-8")) for p in self.root.glob("*/job.json")]
         return sorted(records, key=lambda r: r["created_at"], reverse=True)
 
-    def mark_interrupted(self) -> list[str]:
+    def mark_interrupted(self) -> builtins.list[str]:
         """Jobs a previous app left unfinished did not survive it: record them as failed."""
         interrupted = []
         for record in self.list():

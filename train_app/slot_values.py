@@ -75,10 +75,10 @@ def draw(rng: random.Random, slot: Any, language: Language, where: str = "slot")
         if "number" in slot:
             low, high = slot["number"]
             decimals = int(slot.get("decimals", 2))
-            value = round(rng.uniform(float(low), float(high)), decimals)
-            if decimals == 0 or value == int(value):
-                value = int(value)
-            return Drawn(value, str(value))
+            number: float = round(rng.uniform(float(low), float(high)), decimals)
+            if decimals == 0 or number == int(number):
+                number = int(number)
+            return Drawn(number, str(number))
         if slot.get("date"):
             return _date(rng, language)
         if slot.get("time"):

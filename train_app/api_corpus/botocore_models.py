@@ -230,7 +230,7 @@ def _examples(examples: list[dict], tool: dict[str, Any]) -> list[dict[str, Any]
     """An operation's documented inputs, cut to the tool's parameters, that validate."""
     schema = tool["function"]["parameters"]
     validator = Draft202012Validator(schema)
-    found = []
+    found: list[dict[str, Any]] = []
     for example in examples:
         given = example.get("input") or {}
         arguments = {k: v for k, v in given.items() if k in schema["properties"]}

@@ -134,7 +134,7 @@ def build(config: CorpusConfig, folder: Path, download: Downloader = http_downlo
             "%d tools left out: their parameters are no JSON schema", len(capped) - len(kept)
         )
     _write_entries(folder / ENTRIES_FILE, kept)
-    manifest = {
+    manifest: dict[str, Any] = {
         "format": FORMAT,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "build_seconds": round(time.monotonic() - started, 1),

@@ -40,7 +40,7 @@ def spec_entries(
     info = document.get("info") or {}
     reader = SchemaReader(document, config.max_body_properties)
     key_names = _api_key_query_names(document)
-    common = {
+    common: dict[str, Any] = {
         "source": SOURCE,
         "provider": str(info.get("x-providerName") or api.split("/")[0]),
         "api": api,
@@ -110,8 +110,9 @@ def _parameters(
             continue
         schema_node = parameter.get("schema")
         if schema_node is None:  # content-encoded parameter: its one media type's schema
-            content = parameter.get("content") or {}
-            schema_node = next(iter(content.values()), {}).get("schema", {}) if content else {}
+            content: dict[str, Any] = parameter.get("content") or {}
+            media: dict[str, Any] = next(iter(content.values()), {})
+            schema_node = media.get("schema", {})
         try:
             schema = reader.clean(schema_node, depth=1)
         except Unrepresentable:

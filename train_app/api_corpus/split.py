@@ -51,7 +51,8 @@ def split_corpus(entries: Iterable[CorpusEntry], config: CorpusConfig) -> Corpus
     groups: dict[str, list[CorpusEntry]] = {}
     for entry in entries:
         groups.setdefault(entry.api, []).append(entry)
-    train, evaluation = [], []
+    train: list[ToolGroup] = []
+    evaluation: list[ToolGroup] = []
     for api, members in groups.items():
         first = members[0]
         group = ToolGroup(first.provider, api, first.api_title, tuple(members))

@@ -148,7 +148,8 @@ def value_words(
 ) -> str:
     """A scalar's words (quoted when free text), or a list's items joined."""
     if said.items:
-        item_schema = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        items = schema.get("items")
+        item_schema: dict[str, Any] = items if isinstance(items, dict) else {}
         words = []
         for item in said.items:
             if item.parts or isinstance(item.value, bool):

@@ -69,10 +69,10 @@ def load_pools(path: Path = POOLS_FILE) -> Pools:
         if "values" in raw:
             values["any"] = tuple(str(v) for v in raw["values"])
         strings.append(StringPool(tuple(raw["match"]), values, bool(raw.get("quote", False))))
-    numbers = [
-        NumberRange(tuple(raw["match"]), *map(float, raw["range"]), int(raw.get("decimals", 0)))
-        for raw in data["numbers"]
-    ]
+    numbers = []
+    for raw in data["numbers"]:
+        low, high = map(float, raw["range"])
+        numbers.append(NumberRange(tuple(raw["match"]), low, high, int(raw.get("decimals", 0))))
     return Pools(tuple(strings), tuple(numbers), frozenset(data["plain_words"]))
 
 

@@ -99,7 +99,8 @@ def _ordered(said: list[tuple[str, Said]]) -> list[tuple[str, Said]]:
             )
             other = by_name.get(partner) if partner else None
             if (
-                other is not None
+                partner is not None
+                and other is not None
                 and _comparable(value.value, other.value)
                 and other.value < value.value
             ):

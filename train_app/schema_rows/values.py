@@ -189,6 +189,7 @@ def _string(
 ) -> Said:
     form = str(schema.get("format") or "")
     description = str(schema.get("description") or "")
+    entries: tuple[str, ...]
     if form == "date":
         entries, quote = ("{date}",), False
     elif form in _DATETIME_FORMATS:
