@@ -501,6 +501,13 @@ class ToolsConfig(Section):
         "none (calculate, get_current_time, list_files, read_file) are always offered; "
         "/tools/execute, /mcp and /v1 are not limited by it.",
     )
+    chat_network_tools: list[str] = Field(
+        default_factory=lambda: ["get_weather", "web_search"],
+        description="Tools chats get although they reach the network and chat_capabilities "
+        "lacks network: the built-in read-only ones, which send a call's arguments only to the "
+        "service configured for them (weather_*_url, search_url), never to an address a call "
+        "or a tool result picks. A tool that also writes still needs write; [] keeps them off.",
+    )
 
     @field_validator("functions")
     @classmethod

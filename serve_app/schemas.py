@@ -38,8 +38,8 @@ class ToolOptions(GenerationOptions):
     allowed_tools: list[str] | None = Field(
         None,
         description="The only tools this chat may offer and run (names from GET /tools), within "
-        "those tools.chat_capabilities lets chats use; null: all of those. A call of any other "
-        "tool is refused, not run, and named in tool_call_errors.",
+        "those tools.chat_capabilities and tools.chat_network_tools let chats use; null: all of "
+        "those. A call of any other tool is refused, not run, and named in tool_call_errors.",
     )
 
 
@@ -226,7 +226,8 @@ class ToolsResponse(BaseModel):
     tool_schemas: dict[str, ToolSchema]
     chat_tools: list[str] = Field(
         description="The tools /chat offers and runs when allowed_tools is null: those whose "
-        "capabilities tools.chat_capabilities enables (/tools/execute runs any tool)."
+        "capabilities tools.chat_capabilities enables, network aside for "
+        "tools.chat_network_tools (/tools/execute runs any tool)."
     )
 
 

@@ -1,5 +1,6 @@
 """Which tools a chat may offer and run: those whose capabilities ``tools.chat_capabilities``
-enables, narrowed to the request's ``allowed_tools``. The tool loop runs no other tool.
+enables (``network`` aside for the ``tools.chat_network_tools``), narrowed to the request's
+``allowed_tools``. The tool loop runs no other tool.
 
 ``/tools/execute``, ``/mcp`` and ``/v1`` (which runs no tools) are not chats and are not limited.
 """
@@ -15,6 +16,14 @@ class ToolNotAllowedError(ValueError):
     """``allowed_tools`` names a tool that is not there or that chats may not use (400)."""
 
 
+def missing(tool: dict[str, Any], config: ToolsConfig) -> list[str]:
+    """The capabilities ``tool`` has that chats may not use; [] when chats may offer it."""
+    needed = set(tool["capabilities"]) - set(config.chat_capabilities)
+    if tool["function"]["name"] in config.chat_network_tools:
+        needed.discard("network")
+    return sorted(needed)
+
+
 def chat_tool_specs(
     tools: list[dict[str, Any]], config: ToolsConfig, allowed_tools: list[str] | None
 ) -> list[dict[str, Any]]:
@@ -23,9 +32,8 @@ def chat_tool_specs(
     ``tools`` are the registry's, each ``{"function": spec, "capabilities": [...]}``;
     ``allowed_tools`` None means every tool chats may use.
     """
-    enabled = set(config.chat_capabilities)
     if allowed_tools is None:
-        return [tool["function"] for tool in tools if set(tool["capabilities"]) <= enabled]
+        return [tool["function"] for tool in tools if not missing(tool, config)]
     by_name = {tool["function"]["name"]: tool for tool in tools}
     unknown = sorted(set(allowed_tools) - set(by_name))
     if unknown:
@@ -33,11 +41,8 @@ def chat_tool_specs(
             f"allowed_tools: no tool named {', '.join(unknown)}; GET /tools lists the tools "
             "(and GET /status the MCP tools held back)"
         )
-    refused = {
-        name: sorted(set(by_name[name]["capabilities"]) - enabled)
-        for name in sorted(set(allowed_tools))
-        if not set(by_name[name]["capabilities"]) <= enabled
-    }
+    refused = {name: missing(by_name[name], config) for name in sorted(set(allowed_tools))}
+    refused = {name: needs for name, needs in refused.items() if needs}
     if refused:
         needs = "; ".join(f"{name} needs {', '.join(caps)}" for name, caps in refused.items())
         raise ToolNotAllowedError(

@@ -56,7 +56,8 @@ def app(tmp_path_factory):
         "security": {"api_keys_env": "MCP_TUNE_CONSOLE_KEYS"},
         "tools": {
             "workspace_dir": str(workdir / "workspace"),
-            # get_weather reaches the network, so chats do not get it (tools.chat_capabilities).
+            # get_weather reaches the network; kept from chats here, so the console greys it out.
+            "chat_network_tools": [],
             "functions": [
                 "tools.builtin.calculator:calculate",
                 "tools.builtin.clock:get_current_time",

@@ -18,12 +18,33 @@ TOOLS = [{"function": {"name": n, "parameters": {}}, "capabilities": c} for n, c
 
 
 def offered(allowed_tools: list[str] | None = None, *capabilities: str) -> list[str]:
-    config = ToolsConfig(chat_capabilities=list(capabilities))
+    config = ToolsConfig(chat_capabilities=list(capabilities), chat_network_tools=[])
     return [spec["name"] for spec in chat_tool_specs(TOOLS, config, allowed_tools)]
 
 
-def test_by_default_chats_get_only_tools_without_capabilities():
+def test_by_default_chats_get_the_read_only_network_tools_but_no_other():
+    # docs__lookup (an MCP server reached by url) may fetch any address a call names; write_file
+    # writes. get_weather sends its arguments only to the weather service configured for it.
+    default = [spec["name"] for spec in chat_tool_specs(TOOLS, ToolsConfig(), None)]
+    assert default == ["calculate", "get_weather", "read_file"]
+    assert ToolsConfig().chat_network_tools == ["get_weather", "web_search"]
+    with pytest.raises(ToolNotAllowedError, match="docs__lookup needs network; write_file needs"):
+        chat_tool_specs(TOOLS, ToolsConfig(), ["docs__lookup", "write_file"])
+
+
+def test_without_chat_network_tools_chats_get_only_tools_without_capabilities():
     assert offered() == ["calculate", "read_file"]
+
+
+def test_chat_network_tools_do_not_open_write():
+    tools = [{"function": {"name": "post", "parameters": {}}, "capabilities": ["network", "write"]}]
+    config = ToolsConfig(chat_network_tools=["post"])
+    assert chat_tool_specs(tools, config, None) == []
+    with pytest.raises(ToolNotAllowedError, match="post needs write,"):
+        chat_tool_specs(tools, config, ["post"])
+    assert chat_tool_specs(
+        tools, ToolsConfig(chat_network_tools=["post"], chat_capabilities=["write"]), None
+    )
 
 
 @pytest.mark.parametrize(
