@@ -65,6 +65,13 @@ async def execute_allowed(
     return outcomes
 
 
+def unavailable_answer(outcomes: list[dict[str, Any]]) -> GenerationResult:
+    """The final answer when every call of a round found its service unreachable: what each
+    error says (that the service could not be reached, so there is no live data), once."""
+    text = " ".join(dict.fromkeys(outcome["error"] for outcome in outcomes))
+    return GenerationResult(text=text, content=text)
+
+
 def assistant_turn(result: GenerationResult) -> dict[str, Any]:
     return {
         "role": "assistant",
@@ -88,7 +95,8 @@ async def run_tool_loop(
     Only calls of ``allowed`` tools run; any other call gets an error result the model reads,
     and is reported in ``tool_call_errors``. The last generation after the final round is the
     answer even if it asks for more tools; the request then reports that the round limit was
-    reached.
+    reached. A round whose every call found its service unavailable ends the turn with those
+    errors as the answer (``unavailable_answer``), not a generation.
     """
     transcript = list(messages)
     first = last = await generate(transcript)
@@ -126,6 +134,12 @@ async def run_tool_loop(
             for o in outcomes
         )
         loop.rounds += 1
+        if all(outcome["error_kind"] == "unavailable" for outcome in outcomes):
+            # Nothing came back to answer from, and a small model then makes the data up (the
+            # shipped model wrote "最高气温26摄氏度" after reading that the weather service
+            # could not be reached): the answer is the services' own statement.
+            loop.last = unavailable_answer(outcomes)
+            break
         last = await generate(transcript)
         loop.last = last
         loop.tool_call_errors.extend(last.tool_call_errors + last.guard)

@@ -28,6 +28,10 @@ class BlockedAddressError(ToolInputError):
     """A URL leads to an address tools may not reach (private, loopback, link-local, ...)."""
 
 
+class UnresolvedHostError(BlockedAddressError):
+    """A URL's host name does not resolve (no such name, or no DNS: offline); nothing was sent."""
+
+
 def _parse_allowed(allowed: Iterable[str]) -> tuple[set[str], list[Network]]:
     hosts: set[str] = set()
     networks: list[Network] = []
@@ -55,7 +59,7 @@ def resolve(host: str) -> list[IPAddress]:
     try:
         found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as error:
-        raise BlockedAddressError(f"host {host!r} does not resolve: {error}") from error
+        raise UnresolvedHostError(f"host {host!r} does not resolve: {error}") from error
     # Drop an IPv6 scope id (fe80::1%eth0) before parsing.
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
 

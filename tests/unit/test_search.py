@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -50,8 +51,11 @@ def test_returns_the_first_results_as_title_url_snippet(base_url, stub):
 
 
 def test_without_search_url_it_says_what_to_configure():
-    with pytest.raises(ToolUnavailableError, match="set tools.search_url"):
+    with pytest.raises(ToolUnavailableError, match="set tools.search_url") as error:
         web_search("ray", config=ToolsConfig(search_url=None))
+    assert str(error.value).startswith(
+        "The search service could not be reached, so the answer cannot include live data"
+    )
 
 
 def test_unreachable_endpoint_is_unavailable():
@@ -61,8 +65,15 @@ def test_unreachable_endpoint_is_unavailable():
     config = ToolsConfig(
         allowed_hosts=LOOPBACK, search_url=f"http://127.0.0.1:{port}/search", http_timeout_s=0.3
     )
-    with pytest.raises(ToolUnavailableError, match="search service unreachable"):
+    with pytest.raises(ToolUnavailableError, match="search service could not be reached"):
         web_search("ray", config=config)
+
+
+def test_offline_it_says_fast_that_there_are_no_live_results():
+    started = time.monotonic()
+    with pytest.raises(ToolUnavailableError, match="could not be reached.*does not resolve"):
+        web_search("ray", config=ToolsConfig(search_url="https://searx.invalid/search"))
+    assert time.monotonic() - started < 1.0
 
 
 def test_an_endpoint_answering_otherwise_is_unavailable(base_url):

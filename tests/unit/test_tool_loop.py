@@ -9,7 +9,10 @@ from llm.generation import GenerationResult
 from llm.tool_messages import DATA_NOTE
 from serve_app.tool_loop import run_tool_loop
 
-ALLOWED = {"calculate", "broken"}
+ALLOWED = {"calculate", "broken", "get_weather"}
+OFFLINE = (
+    "The weather service could not be reached, so the answer cannot include live data from it."
+)
 
 
 def run(generate, max_rounds: int = 3, allowed=ALLOWED, text: str = "x"):
@@ -37,14 +40,15 @@ executed: list[str] = []
 
 async def execute(calls):
     executed.extend(n for n, _ in calls)
+    failures = {"broken": ("boom", "tool_error"), "get_weather": (OFFLINE, "unavailable")}
     return [
         {
             "name": n,
             "arguments": a,
             "ok": n == "calculate",
             "result": 345 if n == "calculate" else None,
-            "error": None if n == "calculate" else "boom",
-            "error_kind": None if n == "calculate" else "tool_error",
+            "error": failures[n][0] if n in failures else None,
+            "error_kind": failures[n][1] if n in failures else None,
         }
         for n, a in calls
     ]
@@ -100,3 +104,20 @@ def test_a_call_outside_the_allowed_tools_is_refused_not_run():
     assert result.tool_results == [345, {"error": refusal, "error_kind": "not_allowed"}]
     assert [m["name"] for m in seen[1][2:]] == ["calculate", "write_file"]  # in call order
     assert json.loads(seen[1][-1]["content"]) == {"note": DATA_NOTE, "error": refusal}
+
+
+def test_a_round_whose_services_are_all_unreachable_is_answered_by_their_statement():
+    # A small model answers an unreachable weather service with made-up weather; the answer is
+    # the statement instead, and the model is not asked again.
+    weather = {"name": "get_weather", "arguments": {"location": "北京"}}
+    generate, seen = scripted(reply(calls=[weather, weather]), reply("北京最高气温26摄氏度"))
+    result = run(generate, text="今天天气怎么样？北京")
+    assert len(seen) == 1 and result.rounds == 1
+    assert result.last.content == OFFLINE and result.last.tool_calls == []
+    assert result.tool_results == [{"error": OFFLINE, "error_kind": "unavailable"}] * 2
+
+
+def test_a_round_with_some_data_still_goes_back_to_the_model():
+    calls = [{"name": "get_weather", "arguments": {}}, {"name": "calculate", "arguments": {}}]
+    generate, seen = scripted(reply(calls=calls), reply("345; no weather"))
+    assert run(generate).last.content == "345; no weather" and len(seen) == 2

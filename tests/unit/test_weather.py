@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -9,9 +11,14 @@ from collections.abc import Iterator
 import pytest
 
 from configs.settings import ToolsConfig
+from llm.tool_messages import tool_message_content
 from tests.json_stub import JsonStub
 from tools.builtin.weather import get_weather
 from tools.errors import ToolInputError, ToolUnavailableError
+from tools.registry import ToolRegistry, load_tool
+
+WEATHER = "tools.builtin.weather:get_weather"
+PLACE = {"location": "北京"}
 
 PLACES = {
     "北京": {
@@ -109,5 +116,30 @@ def test_a_failing_service_is_unavailable_not_invented(base_url, path):
 
 def test_unreachable_service_is_unavailable():
     url = f"http://127.0.0.1:{free_port()}/v1/search"
-    with pytest.raises(ToolUnavailableError, match="weather service unreachable"):
+    with pytest.raises(ToolUnavailableError, match="weather service could not be reached"):
         get_weather("北京", config=config_for(url, url))
+
+
+def test_offline_it_says_fast_that_the_answer_has_no_live_weather():
+    # Offline a name does not resolve (.invalid never does): an answer within a second, in words
+    # the model can pass on, not a hang or an input error.
+    url = "https://geocoding.invalid/v1/search"
+    started = time.monotonic()
+    with pytest.raises(ToolUnavailableError) as error:
+        get_weather("北京", config=ToolsConfig(weather_geocoding_url=url))
+    assert time.monotonic() - started < 1.0
+    assert str(error.value).startswith(
+        "The weather service could not be reached, so the answer cannot include live data"
+    )
+    assert "geocoding.invalid" in str(error.value)
+
+
+def test_offline_the_model_reads_a_statement_it_can_relay():
+    """The tool message a chat's model reads back (llm.tool_messages) carries the sentence."""
+    config = ToolsConfig(weather_geocoding_url="https://geocoding.invalid/v1/search")
+    outcome = asyncio.run(ToolRegistry([load_tool(WEATHER)], config).execute("get_weather", PLACE))
+    assert outcome.error_kind == "unavailable"
+    message = json.loads(tool_message_content(outcome.ok, outcome.result, outcome.error))
+    assert message["error"].startswith(
+        "The weather service could not be reached, so the answer cannot include live data"
+    )

@@ -1,5 +1,9 @@
 """GET JSON from an outside service; every way it can fail becomes ToolUnavailableError, except
-a refused address (BlockedAddressError)."""
+a refused address (BlockedAddressError).
+
+An unreachable service (offline, no DNS, refused, timed out, an HTTP error) is said in words a
+model can pass on: the service could not be reached, so the answer has no live data from it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,15 @@ from typing import Any
 import httpx
 
 from tools.errors import ToolUnavailableError
-from tools.net_guard import request_hook
+from tools.net_guard import UnresolvedHostError, request_hook
+
+
+def unreachable(service: str, reason: str) -> ToolUnavailableError:
+    """The error of a service that did not answer; ``reason`` is the technical detail."""
+    return ToolUnavailableError(
+        f"The {service} could not be reached, so the answer cannot include live data from it "
+        f"({reason})."
+    )
 
 
 def get_json(
@@ -32,15 +44,13 @@ def get_json(
             response = client.get(url, params=params)
     except httpx.InvalidURL as error:
         raise ToolUnavailableError(f"{service} URL {url!r} is not valid: {error}") from error
+    except UnresolvedHostError as error:
+        raise unreachable(service, str(error)) from error
     except httpx.HTTPError as error:
         detail = str(error) or "no answer"
-        raise ToolUnavailableError(
-            f"{service} unreachable: {type(error).__name__}: {detail}"
-        ) from error
+        raise unreachable(service, f"{type(error).__name__}: {detail}") from error
     if not response.is_success:
-        raise ToolUnavailableError(
-            f"{service} unreachable: HTTP {response.status_code} from {response.url.host}"
-        )
+        raise unreachable(service, f"HTTP {response.status_code} from {response.url.host}")
     try:
         return response.json()
     except ValueError as error:

@@ -7,9 +7,11 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from configs.settings import ToolsConfig
-from tools.builtin.http_json import get_json
+from tools.builtin.http_json import get_json, unreachable
 from tools.errors import ToolInputError, ToolUnavailableError
 from tools.tool_spec import capabilities
+
+SERVICE = "search service"
 
 
 @capabilities("network")
@@ -20,8 +22,8 @@ def web_search(
 ) -> dict[str, Any]:
     """Search the web and return the top results, each with title, URL and snippet."""
     if config.search_url is None:
-        raise ToolUnavailableError(
-            "web_search has no search endpoint: set tools.search_url to a SearxNG /search URL"
+        raise unreachable(
+            SERVICE, "none is configured: set tools.search_url to a SearxNG /search URL"
         )
     if not query.strip():
         raise ToolInputError("query is empty; say what to search for")
@@ -30,11 +32,11 @@ def web_search(
         {"q": query, "format": "json"},
         timeout_s=config.http_timeout_s,
         allowed_hosts=config.allowed_hosts,
-        service="search service",
+        service=SERVICE,
     )
     results = answer.get("results") if isinstance(answer, dict) else None
     if not isinstance(results, list):
-        raise ToolUnavailableError("search service answered without a results list")
+        raise ToolUnavailableError(f"{SERVICE} answered without a results list")
     hits = [
         {
             "title": str(result.get("title") or ""),
