@@ -67,11 +67,21 @@ class Backends:
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
         """Text pieces of one reply from the model replica, as they are decoded."""
         handle = self._model_for(request).options(stream=True)
+        pieces = handle.generate_stream.remote(request)
+        ended = False
         try:
-            async for piece in handle.generate_stream.remote(request):
+            async for piece in pieces:
                 yield piece
+            ended = True
         except Exception as error:
+            ended = True
             raise _original(error) from None
+        finally:
+            # Ray cancels the call only when this request is cancelled; a stream left otherwise
+            # (its HTTP response failed as Serve shut down) would decode on, unread, and hold
+            # the model replica's shutdown for its whole grace period.
+            if not ended:
+                pieces.cancel()
 
     async def load_model(self, model_path: str, base_model_name: str | None) -> dict[str, Any]:
         """A client's load: only folders under the configured model roots."""
