@@ -17,7 +17,8 @@ then measures with the built-in tools offered on every request:
   slower repeats measure its other tenants, not Serve).
 Prints each number and the ratios the targets are about, all from one run.
 
-    python bench/serve_latency.py
+    python bench/serve_latency.py                  # everything
+    python bench/serve_latency.py --grammar-only   # the tool grammar on vs off alone
 """
 
 from __future__ import annotations
@@ -180,16 +181,53 @@ def direct_walls(tokens: int, bursts: int) -> list[float]:
     return walls
 
 
+async def measure_grammar(url: str, tokens: int, repeats: int, rounds: int) -> None:
+    """Only the tool grammar's price: TTFT and decode at c=1 and c=8 with it on and off,
+    alternating ``rounds`` times; the best of each side is compared (the machine is shared)."""
+    global MODEL_ID
+    async with httpx.AsyncClient(base_url=url, timeout=900) as http:
+        MODEL_ID = (await http.get("/v1/models")).json()["data"][0]["id"]
+        schemas = (await http.get("/tools")).json()["tool_schemas"]
+        tools = [{"type": "function", "function": {"name": n, **s}} for n, s in schemas.items()]
+        best: dict[tuple[str, bool], float] = {}
+        ttfts: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(rounds):
+            for grammar in (True, False):
+                ttfts[grammar].append((await ttft(http, tools, repeats, grammar))["v1"])
+                for level, concurrency in (("c1", 1), ("c8", 8)):
+                    rate = (await decode(http, tools, concurrency, tokens, grammar))[
+                        "decode_tokens_per_s"
+                    ]
+                    best[level, grammar] = max(best.get((level, grammar), 0.0), rate)
+                    print(f"{level} grammar {'on' if grammar else 'off'}: {rate:.1f} tokens/s")
+    for level in ("c1", "c8"):
+        on, off = best[level, True], best[level, False]
+        print(
+            f"tool grammar at {level}: decode {on:.1f} tokens/s on, {off:.1f} off (best of "
+            f"{rounds}): the mask costs {(off / on - 1):+.1%} of decode time"
+        )
+    print(
+        f"TTFT v1 (median, best round): {min(ttfts[True]):.2f} s with the tool grammar, "
+        f"{min(ttfts[False]):.2f} s without"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=32, help="completion tokens per request")
     parser.add_argument("--repeats", type=int, default=6, help="TTFT samples per route (at most 8)")
     parser.add_argument("--bursts", type=int, default=3, help="c=8 bursts timed, Serve and direct")
+    parser.add_argument(
+        "--grammar-only", action="store_true", help="measure only the tool grammar on vs off"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         # /chat/simple offers every built-in tool, as /v1 is sent them: the same prompts.
         every_tool = {"tools": {"chat_capabilities": ["network", "write"]}}
         with ServeApp(Path(workdir), every_tool).start(timeout_s=900) as app:
+            if args.grammar_only:
+                asyncio.run(measure_grammar(app.url, args.tokens, args.repeats, args.bursts))
+                return
             results = asyncio.run(measure(app.url, args.tokens, args.repeats, args.bursts))
     direct_all = direct_walls(args.tokens + 1, args.bursts)  # the c=8 burst: 1 + N tokens a reply
     on, off = results["on"], results["off"]
