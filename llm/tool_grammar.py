@@ -198,6 +198,10 @@ class ToolGrammarCompiler:
             raise cached
         return cached
 
+    def close(self) -> None:
+        """Wait for a compile still running (one past its time limit goes on to its end)."""
+        self._pool.shutdown(wait=True)
+
     def mask_for(self, grammar: ToolGrammar) -> ToolCallMask | None:
         """A new row's mask. A grammar that cannot compile fails the row when ``strict``;
         otherwise the row decodes unconstrained (logged and counted), as `auto` on /chat does."""

@@ -242,6 +242,7 @@ def test_compiling_past_the_time_limit_fails_fast(tiny_model_dir, loaded):
     grammar = ToolGrammar(({"name": "pick", "parameters": huge_enum},))
     with pytest.raises(ToolGrammarError, match="took over 0.01 s"):
         slow.compile(grammar)
+    slow.close()
 
 
 def test_an_auto_grammar_that_cannot_compile_decodes_unconstrained(loaded):
