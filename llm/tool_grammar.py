@@ -69,7 +69,8 @@ class ToolGrammar:
 
 
 def closed_schema(schema: Any) -> Any:
-    """The schema with every object that does not say otherwise closed to undeclared keys."""
+    """The schema with every object that does not say otherwise closed to undeclared keys (and
+    arrays without ``items`` open to any item, as JSON Schema means)."""
     if isinstance(schema, list):
         return [closed_schema(item) for item in schema]
     if not isinstance(schema, dict):
@@ -78,6 +79,9 @@ def closed_schema(schema: Any) -> Any:
     is_object = closed.get("type") == "object" or "properties" in closed
     if is_object and "additionalProperties" not in closed:
         closed["additionalProperties"] = False
+    if closed.get("type") == "array" and "items" not in closed and "prefixItems" not in closed:
+        # JSON Schema lets such an array hold anything; xgrammar would allow no item at all.
+        closed["items"] = {}
     return closed
 
 

@@ -268,12 +268,14 @@ def test_objects_are_closed_unless_the_schema_says_otherwise():
         "properties": {
             "a": {"type": "object", "properties": {"b": {"type": "integer"}}},
             "c": {"type": "object", "additionalProperties": {"type": "string"}},
+            "d": {"type": "array", "minItems": 1},
         },
     }
     closed = closed_schema(schema)
     assert closed["additionalProperties"] is False
     assert closed["properties"]["a"]["additionalProperties"] is False
     assert closed["properties"]["c"]["additionalProperties"] == {"type": "string"}
+    assert closed["properties"]["d"]["items"] == {}  # any item, as JSON Schema means
     assert "additionalProperties" not in schema  # the caller's schema is untouched
 
 
