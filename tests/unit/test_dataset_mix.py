@@ -15,6 +15,7 @@ from train_app.api_corpus.openapi import spec_entries
 from train_app.api_corpus.split import held_out, split_corpus
 from train_app.dataset_mix import generate_dataset, registry_sets
 from train_app.dataset_validation import validate_rows
+from train_app.evaluation import CATEGORIES
 from train_app.schema_rows.verify import row_problem
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "api_corpus"
@@ -87,15 +88,7 @@ def test_evaluation_rows_offer_held_out_providers_tools_and_the_apps(split, gene
         else:
             assert descriptions <= held, row["category"]
     counts = Counter(row["category"] for row in generated.validation)
-    assert set(counts) == {
-        "simple",
-        "multiple",
-        "parallel",
-        "parallel_multiple",
-        "irrelevance",
-        "chat",
-        "registry",
-    }
+    assert set(counts) == set(CATEGORIES)
     assert all(count == 3 for count in counts.values())
 
 
