@@ -20,6 +20,7 @@ from transformers import AutoTokenizer
 from tests.serve_process import ServeApp
 from tests.tiny_model import TRAINED_TINY_MODEL
 from tests.training_status import wait_for_status
+from train_app.evaluation import CATEGORIES
 
 pytestmark = pytest.mark.slow
 
@@ -208,13 +209,7 @@ def test_a_job_for_the_servers_tools_raises_held_out_accuracy_and_its_adapter_se
     record = client.get(f"/training/jobs/{started.json()['job_id']}").json()
     assert "generated" in json.dumps(record, ensure_ascii=False)
     before, after = done["evaluation"]["before"], done["evaluation"]["after"]
-    assert set(after["by_category"]) == {
-        "simple",
-        "multiple",
-        "parallel",
-        "irrelevance",
-        "registry",
-    }
+    assert set(after["by_category"]) == set(CATEGORIES)
     own_tools_before = before["by_category"]["registry"]["accuracy"]
     assert after["by_category"]["registry"]["accuracy"] > own_tools_before, done["evaluation"]
     info = client.get("/model/info").json()
