@@ -25,7 +25,8 @@ def app(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("metrics")
     config = {
         "model": {"model_path": str(TRAINED_TINY_MODEL)},
-        "generation": {"max_new_tokens": 24},
+        # Room for a whole call: the tool grammar counts its name and keys as reply tokens.
+        "generation": {"max_new_tokens": 64},
     }
     with ServeApp(workdir, config).start() as serve_app:
         yield serve_app
