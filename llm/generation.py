@@ -141,10 +141,6 @@ def render_prompt(loaded: LoadedModel, request: GenerationRequest) -> list[int]:
 GREEDY_BELOW_TEMPERATURE = 1e-5
 
 
-def eos_ids(loaded: LoadedModel) -> set[int]:
-    return loaded.eos_ids()
-
-
 def reply_parts(
     text: str, request: GenerationRequest, formats: Sequence[str] = ("hermes",)
 ) -> dict[str, Any]:
