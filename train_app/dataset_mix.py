@@ -10,8 +10,11 @@ Training rows (``data.num_generated_examples``):
   from the hand-written tool library (retired by default: ``corpus_share`` is 1).
 
 Evaluation rows: with the corpus, ``eval_rows_per_category`` rows of each category on the
-corpus's held-out providers, plus the app's tools in held-out phrasings (``registry``); without
-it, the tool library's held-out tools as before. Every row is verified; refusals are counted.
+corpus's held-out providers, every row of the hand-written sets on them (``handwritten``
+requests and ``general`` questions, see ``eval_sets``), plus the app's tools in held-out
+phrasings (``registry``); without it, the tool library's held-out tools as before. Every
+generated row is verified, refusals are counted; the hand-written calls are checked against
+their tools' schemas.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from tools.registry import ToolRegistry
 from tools.tool_spec import ToolSpec
 from train_app.api_corpus.build import load_split
 from train_app.api_corpus.split import CorpusSplit, ToolGroup
+from train_app.eval_sets.rows import general_rows, handwritten_rows
 from train_app.schema_rows import maker
 from train_app.schema_rows.maker import Tally
 from train_app.schema_rows.turns import Call, ToolSet
@@ -206,6 +210,11 @@ def generate_validation(
     rng = random.Random(f"eval:{data.eval_seed}")
     questions = [q for q in load_chat() if q.heldout]
     rows, tally = maker.eval_rows(corpus_sets(split.eval), per_category, rng, questions)
+    handwritten = handwritten_rows(split)
+    rng.shuffle(handwritten)  # the file is in provider order; a job scores the first N rows
+    written = handwritten + general_rows(split, rng)
+    tally.rows.update(row["category"] for row in written)
+    rows += written
     if schemas:
         registry_rows = generate_eval_rows(schemas, per_category, data.eval_seed, ("registry",))
         kept, made = _verified(registry_rows, per_category)

@@ -5,19 +5,26 @@ Each row's first assistant reply is decoded greedily and its calls are checked b
 Hermes parser reads; *lenient* also takes the JSON fences and bare objects a base model writes.
 Categories are the Berkeley Function Calling Leaderboard's (simple, multiple, parallel,
 parallel_multiple, irrelevance), plus ``chat`` (a general question with tools offered: no call is
-due) and ``registry`` (the app's own tools in held-out phrasings). Replies are decoded
-under the offered tools' grammar, as they are served, and also without it, to see what the
-grammar adds.
+due), ``registry`` (the app's own tools in held-out phrasings), and the hand-written sets
+(``eval_sets``): ``handwritten`` requests and ``general`` questions. A reply to a ``chat`` or
+``general`` question must answer it: one that refuses, in the words training rows use to refuse
+(``eval_sets/refusals.yaml``), is wrong; to an ``irrelevance`` row a refusal and an answer are
+both right. Replies are decoded under the offered tools' grammar, as they are served, and also
+without it, to see what the grammar adds.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
+import unicodedata
+from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
 from llm.decode_batch import generate_batch
 from llm.generation import GenerationRequest, GenerationResult
@@ -37,7 +44,11 @@ CATEGORIES = (
     "irrelevance",
     "chat",
     "registry",
+    "handwritten",
+    "general",
 )
+ANSWER_CATEGORIES = ("chat", "general")  # a question to answer in words: a refusal is wrong
+REFUSALS_FILE = Path(__file__).resolve().parent / "eval_sets" / "refusals.yaml"
 
 
 def first_turn(row: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -60,13 +71,34 @@ def row_category(row: dict[str, Any]) -> str:
     return "simple" if len(row.get("tools") or ()) <= 1 else "multiple"
 
 
+@functools.cache
+def refusal_phrases() -> tuple[str, ...]:
+    raw = yaml.safe_load(REFUSALS_FILE.read_text(encoding="utf-8"))
+    return tuple(_folded(phrase) for phrases in raw.values() for phrase in phrases)
+
+
+def is_refusal(text: str) -> bool:
+    """Whether ``text`` says no offered tool can do it, as training rows word a refusal."""
+    folded = _folded(text)
+    return any(phrase in folded for phrase in refusal_phrases())
+
+
+def _folded(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold().replace("\u2019", "'")
+
+
 def score_reply(
-    expected: list[dict[str, Any]], result: GenerationResult, tools: list[dict[str, Any]] | None
+    expected: list[dict[str, Any]],
+    result: GenerationResult,
+    tools: list[dict[str, Any]] | None,
+    category: str | None = None,
 ) -> tuple[bool, bool, str | None]:
-    """(strict, lenient, why not) for one reply."""
+    """(strict, lenient, why not) for one reply to a row of ``category``."""
     problem = calls_problem(expected, result.tool_calls, tools)
     if problem is None and result.tool_call_errors:
         problem = "; ".join(result.tool_call_errors)
+    if problem is None and category in ANSWER_CATEGORIES and is_refusal(result.text):
+        problem = "refused a general question"
     lenient = problem is None
     strict = lenient and not result.recovered
     if lenient and not strict:
@@ -106,15 +138,16 @@ def evaluate_tool_calls(
         for row, (prompt, expected), result in zip(chunk, turns, results, strict=True):
             if isinstance(result, Exception):
                 raise result
-            strict, lenient, problem = score_reply(expected, result, row.get("tools"))
-            tally = tallies.setdefault(row_category(row), {"total": 0, "strict": 0, "lenient": 0})
+            category = row_category(row)
+            strict, lenient, problem = score_reply(expected, result, row.get("tools"), category)
+            tally = tallies.setdefault(category, {"total": 0, "strict": 0, "lenient": 0})
             tally["total"] += 1
             tally["strict"] += strict
             tally["lenient"] += lenient
             if not strict and len(misses) < MAX_MISSES:
                 misses.append(
                     {
-                        "category": row_category(row),
+                        "category": category,
                         "user": prompt[-1]["content"],
                         "expected": expected,
                         "got": result.text,

@@ -210,7 +210,8 @@ def test_a_job_for_the_servers_tools_raises_held_out_accuracy_and_its_adapter_se
     assert "generated" in json.dumps(record, ensure_ascii=False)
     before, after = done["evaluation"]["before"], done["evaluation"]["after"]
     assert set(after["by_category"]) == set(CATEGORIES)
-    # Over every category (40 rows): one category's 5-6 rows move by a row either way.
+    # Over every category (40 rows, the hand-written sets' among them): one category's 4-5 rows
+    # move by a row either way.
     assert after["accuracy"] > before["accuracy"], done["evaluation"]
     info = client.get("/model/info").json()
     assert (info["model_path"], info["model_type"]) == (done["adapter_path"], "LoRA")
