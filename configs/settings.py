@@ -153,8 +153,14 @@ class TrainingConfig(Section):
     )
     layers_to_transform: list[int] | None = Field(
         None,
-        description="Decoder layers (0-based) that get LoRA; None: all. The last layers alone "
-        "skip the backward pass through the ones below (faster steps on CPU).",
+        description="Decoder layers (0-based) that get LoRA; None: all.",
+    )
+    stop_backward_below_lora: bool = Field(
+        False,
+        description="With layers_to_transform, cut the backward pass at the lowest LoRA layer: "
+        "the layers below only run forward (about 1.3x faster steps with the last 8 of 24 "
+        "layers). trainable_tokens rows then learn from the output side only (tied embeddings "
+        "share them with the input); without them nothing below needs a gradient anyway.",
     )
     trainable_tokens: list[str] = Field(
         default_factory=lambda: ["<tool_call>", "</tool_call>"],
@@ -205,6 +211,13 @@ class TrainingConfig(Section):
     def _init_adapter_is_lora(self) -> TrainingConfig:
         if self.init_adapter and self.method != "lora":
             raise ValueError("init_adapter goes on training a LoRA adapter: set method to lora")
+        if self.stop_backward_below_lora and (
+            self.method != "lora" or not self.layers_to_transform or self.init_adapter
+        ):
+            raise ValueError(
+                "stop_backward_below_lora needs a new LoRA adapter on some layers: set method "
+                "lora and layers_to_transform (e.g. [16, ..., 23]), no init_adapter"
+            )
         return self
 
 

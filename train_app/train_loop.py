@@ -89,7 +89,24 @@ def build_model(spec: WorkerSpec, device: torch.device) -> tuple[torch.nn.Module
                 task_type="CAUSAL_LM",
             ),
         )
+    if training.stop_backward_below_lora and training.layers_to_transform:
+        stop_backward_below(model, min(training.layers_to_transform))
     return model.to(device), tokenizer
+
+
+def stop_backward_below(model: torch.nn.Module, layer_index: int) -> None:
+    """Detach the hidden states entering decoder layer ``layer_index``: the layers below run
+    forward only, and the graph they built is freed as soon as they are done.
+
+    Without it, trained token rows (an embedding lookup at the bottom) carry the backward pass
+    through every layer even when LoRA sits on the last few.
+    """
+    layers = model.get_decoder().layers
+
+    def detach_input(_module: torch.nn.Module, args: tuple) -> tuple:
+        return (args[0].detach(), *args[1:])
+
+    layers[layer_index].register_forward_pre_hook(detach_input)
 
 
 def plan_batches(

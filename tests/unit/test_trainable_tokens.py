@@ -62,3 +62,48 @@ def test_trained_tag_rows_change_the_output_of_the_saved_adapter(tiny_model_dir,
     assert with_adapter > before + 1.0
     # Served alone the adapter is merged: the tag rows go into the (tied) weights.
     assert tag_log_prob(tuned.merge_and_unload()) == pytest.approx(with_adapter, abs=1e-4)
+
+
+def _spec(model_dir, training: TrainingConfig) -> WorkerSpec:
+    return WorkerSpec(
+        job_id="t",
+        base_model_path=str(model_dir),
+        train_file="",
+        validation_file="",
+        training=training,
+        trainable_token_ids=trainable_token_ids(model_dir, training),
+    )
+
+
+@pytest.mark.parametrize("stop", [False, True])
+def test_stop_backward_below_lora_leaves_the_lower_layers_forward_only(tiny_model_dir, stop):
+    """The trained tag rows pull the backward pass down to the embedding unless it is cut at
+    the lowest LoRA layer; cut, the tag's output row still learns."""
+    torch.manual_seed(0)
+    training = TrainingConfig(layers_to_transform=[3], stop_backward_below_lora=stop)
+    model, _ = build_model(_spec(tiny_model_dir, training), torch.device("cpu"))
+    reached = []
+    model.get_decoder().layers[1].register_full_backward_hook(lambda *_: reached.append(1))
+    tag = trainable_token_ids(tiny_model_dir, training)[0]
+    prompt = torch.tensor([[1, 2, 3]])
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.05)
+
+    def tag_log_prob() -> float:
+        return model(input_ids=prompt).logits[0, -1].log_softmax(-1)[tag]
+
+    with torch.no_grad():
+        before = tag_log_prob().item()
+    for _ in range(5):
+        (-tag_log_prob()).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    assert bool(reached) is not stop
+    with torch.no_grad():
+        assert tag_log_prob().item() > before + 1.0
+
+
+def test_stop_backward_below_lora_needs_lora_layers():
+    with pytest.raises(ValueError, match="layers_to_transform"):
+        TrainingConfig(stop_backward_below_lora=True)
+    with pytest.raises(ValueError, match="layers_to_transform"):
+        TrainingConfig(method="full", layers_to_transform=[3], stop_backward_below_lora=True)
