@@ -13,6 +13,7 @@ from configs.settings import DataConfig
 from train_app.dataset_validation import validate_rows
 from train_app.schema_rows import maker
 from train_app.schema_rows.masking import masked_row
+from train_app.schema_rows.phrasing import together
 from train_app.schema_rows.turns import CATEGORIES, ToolSet
 from train_app.schema_rows.verify import leaves, row_problem, said
 from train_app.tool_library import load_chat
@@ -209,3 +210,13 @@ def test_a_tool_no_value_can_be_drawn_for_is_counted_not_raised():
     assert len(rows) == 40
     assert tally.rejected["no value: string pattern"] > 0
     assert all(c["name"] != "check_vin" for row in rows for _, c in calls_with_requests(row))
+
+
+def test_three_requests_in_one_turn_never_open_with_two_things():
+    rng = random.Random(0)
+    for language, opener in (("en", "Two things"), ("zh", "两件事")):
+        joined = [together(rng, ["A.", "B.", "C."], language) for _ in range(40)]
+        assert not any(opener in text for text in joined)
+        assert all(text.count("A.") == text.count("C.") == 1 for text in joined)
+        pairs = {together(rng, ["A.", "B."], language) for _ in range(60)}
+        assert any(opener in text for text in pairs)

@@ -201,9 +201,11 @@ def _pool(kind: str, language: Language, patterns: Patterns) -> list[str]:
 
 def together(rng: random.Random, texts: list[str], language: Language) -> str:
     """Several requests as one turn."""
+    joins = load_patterns()["together"][language]
+    choices = joins["any"] + (joins["two"] if len(texts) == 2 else [])
     text = texts[0]
     for other in texts[1:]:
-        text = rng.choice(load_patterns()["together"][language]).format(a=text, b=other)
+        text = rng.choice(choices).format(a=text, b=other)
     return text
 
 
