@@ -43,6 +43,8 @@ from llm.generation import (
     GenerationTimeoutError,
     PromptTooLongError,
 )
+from llm.tool_gbnf import tool_call_gbnf
+from llm.tool_grammar import ToolGrammar, ToolGrammarError
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +116,21 @@ class Sampling:
                     "grammar_trigger needs a GBNF grammar: llama.cpp applies a %llguidance "
                     "grammar from the first token, whatever the trigger"
                 )
+
+    @classmethod
+    def under_tool_grammar(cls, tool_grammar: ToolGrammar, **fields: Any) -> Sampling:
+        """Sampling (``fields`` as the constructor takes them) whose reply keeps to
+        ``tool_grammar``: its GBNF (``tool_gbnf``), lazy from ``<tool_call>`` in ``auto``. Tools
+        whose grammar cannot be written raise ToolGrammarError when the grammar is strict;
+        otherwise the reply decodes unconstrained (logged), as on the transformers engine."""
+        try:
+            gbnf = tool_call_gbnf(tool_grammar)
+        except ToolGrammarError as error:
+            if tool_grammar.strict:
+                raise
+            logger.warning("decoding without a tool grammar: %s", error)
+            return cls(**fields)
+        return cls(grammar=gbnf.text, grammar_trigger=gbnf.trigger, **fields)
 
 
 @dataclass

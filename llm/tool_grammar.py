@@ -34,8 +34,8 @@ logger = logging.getLogger("ray.serve")
 TOOL_CALL_OPEN = "<tool_call>"
 TOOL_CALL_CLOSE = "</tool_call>"
 # What follows the tag: the model's training format, '{"name": ..., "arguments": ...}'.
-_CALL_BODY = '\n{{"name": {name}, "arguments": '
-_CALL_CLOSE = "}\n" + TOOL_CALL_CLOSE
+CALL_BODY = '\n{{"name": {name}, "arguments": '
+CALL_CLOSE = "}\n" + TOOL_CALL_CLOSE
 
 
 class ToolGrammarError(ValueError):
@@ -85,34 +85,44 @@ def closed_schema(schema: Any) -> Any:
     return closed
 
 
+def call_arguments_schema(function: dict[str, Any]) -> Any:
+    """What a call's arguments must match: the function's parameters, closed (no keys at all
+    when it has none)."""
+    return closed_schema(function.get("parameters") or {"type": "object", "properties": {}})
+
+
 def _call_format(function: dict[str, Any]) -> dict[str, Any]:
     """One call of one function, from the newline after ``<tool_call>`` to ``</tool_call>``."""
-    parameters = function.get("parameters") or {"type": "object", "properties": {}}
     return {
         "type": "sequence",
         "elements": [
-            {"type": "const_string", "value": _CALL_BODY.format(name=json.dumps(function["name"]))},
+            {"type": "const_string", "value": CALL_BODY.format(name=json.dumps(function["name"]))},
             # Compact JSON, as the chat template writes calls: one whitespace character at most
             # between tokens keeps a confused model from spending its budget on blanks.
             # (xgrammar's strings allow raw control characters; the parser reads them.)
             {
                 "type": "json_schema",
-                "json_schema": closed_schema(parameters),
+                "json_schema": call_arguments_schema(function),
                 "max_whitespace_cnt": 1,
             },
-            {"type": "const_string", "value": _CALL_CLOSE},
+            {"type": "const_string", "value": CALL_CLOSE},
         ],
     }
 
 
+def called_functions(grammar: ToolGrammar) -> tuple[dict[str, Any], ...]:
+    """The functions a reply may call: all offered ones, or the one ``choice`` names."""
+    if grammar.choice in ("auto", "required"):
+        return grammar.functions
+    functions = tuple(f for f in grammar.functions if f["name"] == grammar.choice)
+    if not functions:
+        raise ToolGrammarError(f"tool_choice names {grammar.choice!r}, which is not offered")
+    return functions
+
+
 def structural_tag(grammar: ToolGrammar) -> dict[str, Any]:
     """The xgrammar structural tag for a reply under ``grammar``."""
-    functions = grammar.functions
-    if grammar.choice not in ("auto", "required"):
-        functions = tuple(f for f in functions if f["name"] == grammar.choice)
-        if not functions:
-            raise ToolGrammarError(f"tool_choice names {grammar.choice!r}, which is not offered")
-    calls = [_call_format(function) for function in functions]
+    calls = [_call_format(function) for function in called_functions(grammar)]
     one_call = calls[0] if len(calls) == 1 else {"type": "or", "elements": calls}
     blocks: dict[str, Any] = one_call
     if grammar.parallel:
