@@ -4,9 +4,13 @@ Loads a model as serving does (a folder, a name from ``llm/model_sources.yaml``,
 adapter over its base), generates the held-out rows (the API corpus's held-out providers, and
 the configured tools in held-out phrasings; see ``dataset_mix``), and prints strict
 and lenient accuracy per category plus the perplexity of written answers; ``--output`` keeps the
-whole result as JSON. Example::
+whole result as JSON. ``--rows`` scores the rows of a file instead, e.g. a job's
+``data/validation.jsonl`` with ``--max-rows`` set to its ``training.eval_max_examples``, so another
+model is scored on exactly the rows the job scored. Examples::
 
     python -m train_app.evaluate --model models/qwen2.5-coder-0.5b-tools --per-category 20
+    python -m train_app.evaluate --model models/qwen2.5-coder-0.5b-tools \
+        --rows runs/<job>/data/validation.jsonl --max-rows 72
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from llm.loading import load_model
 from tools.registry import ToolRegistry
 from train_app.dataset_mix import generate_validation
 from train_app.evaluation import answer_perplexity, evaluate_with_and_without_grammar
+from train_app.train_loop import read_jsonl
 
 
 def format_table(result: dict) -> str:
@@ -55,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quantization", choices=("none", "int8"), default="none", help="CPU weights"
     )
+    parser.add_argument("--rows", type=Path, help="score this JSONL's rows instead of new ones")
+    parser.add_argument("--max-rows", type=int, help="only the first N rows (as a job does)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--output", type=Path, help="write the whole result here as JSON")
     args = parser.parse_args(argv)
@@ -66,8 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     data = config.data.model_copy(
         update={"eval_rows_per_category": args.per_category, "eval_seed": args.seed}
     )
-    with ToolRegistry.from_config(config.tools) as registry:
-        rows, _ = generate_validation(registry.specs(), data)
+    if args.rows:
+        rows = read_jsonl(str(args.rows))
+    else:
+        with ToolRegistry.from_config(config.tools) as registry:
+            rows, _ = generate_validation(registry.specs(), data)
+    rows = rows[: args.max_rows]
     started = time.perf_counter()
     result = evaluate_with_and_without_grammar(loaded, rows, batch_size=args.batch_size)
     result["answer_perplexity"] = answer_perplexity(loaded.model, loaded.tokenizer)
