@@ -77,12 +77,20 @@ def closed_schema(schema: Any) -> Any:
         return schema
     closed = {key: closed_schema(value) for key, value in schema.items()}
     is_object = closed.get("type") == "object" or "properties" in closed
-    if is_object and "additionalProperties" not in closed:
+    if is_object and "additionalProperties" not in closed and not _branches_declare_keys(closed):
         closed["additionalProperties"] = False
     if closed.get("type") == "array" and "items" not in closed and "prefixItems" not in closed:
         # JSON Schema lets such an array hold anything; xgrammar would allow no item at all.
         closed["items"] = {}
     return closed
+
+
+def _branches_declare_keys(schema: dict[str, Any]) -> bool:
+    """Whether an anyOf / oneOf / allOf branch declares properties: ``additionalProperties``
+    counts only the keys declared beside it, so closing such a parent would refuse the branches'
+    keys (the branches are closed themselves)."""
+    branches = [b for key in ("anyOf", "oneOf", "allOf") for b in schema.get(key) or ()]
+    return any(isinstance(b, dict) and "properties" in b for b in branches)
 
 
 def call_arguments_schema(function: dict[str, Any]) -> Any:

@@ -279,6 +279,29 @@ def test_objects_are_closed_unless_the_schema_says_otherwise():
     assert "additionalProperties" not in schema  # the caller's schema is untouched
 
 
+def test_an_object_made_of_branches_keeps_the_branches_keys():
+    """additionalProperties counts only keys declared beside it: closing a parent whose anyOf
+    branches declare the properties would refuse every call but {}."""
+    schema = {
+        "type": "object",
+        "anyOf": [
+            {"properties": {"city": {"type": "string"}}, "required": ["city"]},
+            {"properties": {"lat": {"type": "number"}}, "required": ["lat"]},
+        ],
+    }
+    closed = closed_schema(schema)
+    assert argument_errors({"city": "Oslo"}, closed) == []
+    assert argument_errors({"lat": 1.5}, closed) == []
+    assert argument_errors({"city": "Oslo", "extra": 1}, closed) != []
+    # Branches that only require keys declared beside them leave the parent closed.
+    required_only = {
+        "type": "object",
+        "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
+        "anyOf": [{"required": ["a"]}, {"required": ["b"]}],
+    }
+    assert closed_schema(required_only)["additionalProperties"] is False
+
+
 def test_the_cache_key_ignores_key_order_but_not_the_choice():
     one = ToolGrammar(
         ({"name": "f", "parameters": {"type": "object", "required": [], "properties": {}}},)
