@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from typing import Any
 
 import torch
+
+logger = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100
 
@@ -86,3 +89,19 @@ def collate(examples: list[dict[str, list[int]]], pad_token_id: int) -> dict[str
         labels[row, :n] = torch.tensor(example["labels"])
         attention_mask[row, :n] = 1
     return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
+
+
+def learnable_examples(examples: list[dict], max_length: int) -> list[dict]:
+    """The examples with at least one learnt token. A row whose prompt alone fills
+    ``max_length`` (a long tool list) is cut before its first answer: it would cost a full
+    forward pass and give a loss of 0/0 (NaN in the step's reported loss)."""
+    kept = [e for e in examples if any(label != IGNORE_INDEX for label in e["labels"])]
+    if len(kept) < len(examples):
+        logger.warning(
+            "%d of %d training rows have no assistant token within training.max_length %d "
+            "and are skipped: raise max_length or offer fewer tools per row",
+            len(examples) - len(kept),
+            len(examples),
+            max_length,
+        )
+    return kept

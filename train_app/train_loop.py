@@ -32,7 +32,13 @@ from configs.atomic_files import atomic_write_text
 from configs.settings import TrainingConfig
 from llm.loading import LoadedModel
 from llm.prefix_cache import PrefixCache
-from train_app.batching import IGNORE_INDEX, collate, length_grouped_batches, tokenize_row
+from train_app.batching import (
+    IGNORE_INDEX,
+    collate,
+    learnable_examples,
+    length_grouped_batches,
+    tokenize_row,
+)
 from train_app.evaluation import answer_perplexity, evaluate_with_and_without_grammar
 
 logger = logging.getLogger(__name__)
@@ -217,9 +223,10 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     torch.manual_seed(training.seed)
 
     model, tokenizer = build_model(spec, device)
-    examples = [
-        tokenize_row(tokenizer, row, training.max_length) for row in read_jsonl(spec.train_file)
-    ]
+    examples = learnable_examples(
+        [tokenize_row(tokenizer, row, training.max_length) for row in read_jsonl(spec.train_file)],
+        training.max_length,
+    )
     lengths = [len(e["input_ids"]) for e in examples]
     micro_per_epoch = len(plan_batches(lengths, training, 0, rank, world))
     steps_per_epoch = micro_per_epoch // training.gradient_accumulation_steps

@@ -7,6 +7,7 @@ import torch
 from train_app.batching import (
     IGNORE_INDEX,
     collate,
+    learnable_examples,
     length_grouped_batches,
     random_batches,
     tokenize_row,
@@ -48,6 +49,17 @@ def test_only_assistant_tokens_carry_loss(tiny_model_dir):
     assert "<tool_response>" not in learned
     truncated = tokenize_row(tokenizer, ROW, max_length=20)
     assert len(truncated["input_ids"]) == len(truncated["labels"]) == 20
+
+
+def test_rows_cut_before_their_first_answer_are_not_trained_on(tiny_model_dir):
+    """A prompt that fills max_length leaves no learnt token: its loss would be 0/0 (NaN)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    whole = tokenize_row(tokenizer, ROW, max_length=4096)
+    cut = tokenize_row(tokenizer, ROW, max_length=8)
+    assert all(label == IGNORE_INDEX for label in cut["labels"])
+    assert learnable_examples([cut, whole, cut], max_length=8) == [whole]
 
 
 def test_templates_without_generation_markers_label_the_same_tokens(tiny_model_dir):
