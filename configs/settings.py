@@ -203,12 +203,18 @@ class TrainingConfig(Section):
     auto_load_adapter: bool = Field(
         False, description="Serve the trained adapter as soon as a job succeeds."
     )
+    export_gguf: bool = Field(
+        False,
+        description="Also write the adapter as a GGUF LoRA for llama.cpp and Ollama, "
+        "<adapter>/adapter.gguf, over the base's GGUF as fetched: the base must be a model "
+        "fetched by name (llm/model_sources.yaml has its GGUF); LoRA only.",
+    )
     gradient_checkpointing: bool = Field(False, description="Trade compute for activation memory.")
     seed: int = Field(0, description="Seed for data order and LoRA initialisation.")
     max_failures: int = Field(1, ge=0, description="Worker-group restarts before the job fails.")
 
     @model_validator(mode="after")
-    def _init_adapter_is_lora(self) -> TrainingConfig:
+    def _lora_only_settings(self) -> TrainingConfig:
         if self.init_adapter and self.method != "lora":
             raise ValueError("init_adapter goes on training a LoRA adapter: set method to lora")
         if self.stop_backward_below_lora and (
@@ -217,6 +223,11 @@ class TrainingConfig(Section):
             raise ValueError(
                 "stop_backward_below_lora needs a new LoRA adapter on some layers: set method "
                 "lora and layers_to_transform (e.g. [16, ..., 23]), no init_adapter"
+            )
+        if self.export_gguf and self.method != "lora":
+            raise ValueError(
+                "export_gguf writes a LoRA adapter as a GGUF LoRA: set method to lora (a fully "
+                "fine-tuned model is a whole model, for llama.cpp's convert_hf_to_gguf.py)"
             )
         return self
 

@@ -279,6 +279,9 @@ class TrainingStatusResponse(BaseModel):
         [], description="Checkpoint steps the job resumed from after a worker failure."
     )
     adapter_path: str | None = None
+    gguf_path: str | None = Field(
+        None, description="The adapter as a GGUF LoRA (training.export_gguf), for llama.cpp."
+    )
     checkpoint_path: str | None = None
 
 
@@ -290,6 +293,9 @@ class TrainingJob(BaseModel):
     base_model_path: str
     progress: dict[str, Any]
     adapter_path: str | None = None
+    gguf_path: str | None = Field(
+        None, description="The adapter as a GGUF LoRA (training.export_gguf), for llama.cpp."
+    )
     checkpoint_path: str | None = None
     evaluation: dict[str, Any] = {}
 

@@ -113,6 +113,7 @@ class TrainingManager:
         # without them.
         record.update(
             adapter_path=outcome.get("adapter_path"),
+            gguf_path=outcome.get("gguf_path"),
             checkpoint_path=outcome.get("checkpoint_path"),
             evaluation=outcome.get("evaluation", {}),
         )

@@ -103,6 +103,8 @@ def train(args: argparse.Namespace) -> int:
         print(f"held-out tool calls, {name} training:\n{format_table(result)}")
     if outcome["adapter_path"]:
         print(f"trained model: {outcome['adapter_path']}")
+        if outcome.get("gguf_path"):
+            print(f"GGUF LoRA (llama.cpp, Ollama): {outcome['gguf_path']}")
         if args.export:
             target = resolve_path(args.export)
             shutil.rmtree(target, ignore_errors=True)

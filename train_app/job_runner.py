@@ -1,4 +1,5 @@
-"""One training job from start to adapter: prepare data, run TorchTrainer, export the result.
+"""One training job from start to adapter: prepare data, run TorchTrainer, export the result
+(and, with training.export_gguf, that adapter as a GGUF LoRA for llama.cpp).
 
 Shared by the Serve TrainingManager and the CLI, so both take the same code path.
 """
@@ -27,8 +28,11 @@ from transformers import AutoTokenizer
 from configs.atomic_files import atomic_write_text
 from configs.path_roots import confine, dataset_roots, model_roots
 from configs.settings import AppConfig, TrainingConfig, resolve_path
+from llm.errors import ModelLoadError
+from llm.gguf_files import ensure_gguf
+from llm.gguf_lora import LoraConversion, convert_lora
 from llm.loading import adapter_base
-from llm.model_sources import local_model_path
+from llm.model_sources import cached_model_dir, local_model_path, model_sources
 from tools.registry import ToolRegistry
 from tools.tool_spec import ToolSpec
 from train_app.api_corpus.npm_fetch import CorpusFetchError
@@ -41,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 # Checkpoint files that are training state, not part of the servable model.
 TRAINING_STATE_FILES = {"optimizer.pt", "trainer_state.json"}
+GGUF_FILE = "adapter.gguf"  # training.export_gguf's file, in the exported adapter folder
 
 
 class TrainingSetupError(ValueError):
@@ -109,6 +114,20 @@ def starting_adapter(config: AppConfig, base: Path) -> Path | None:
     return folder
 
 
+def gguf_base_name(base: Path, config: AppConfig) -> str:
+    """The name (llm/model_sources.yaml) of the fetched model in folder ``base`` (resolved),
+    whose GGUF the job's GGUF LoRA runs over; TrainingSetupError for any other folder."""
+    sources = model_sources()
+    for name in sources:
+        if cached_model_dir(name, config.model.cache_dir).resolve() == base:
+            return name
+    raise TrainingSetupError(
+        f"training.export_gguf needs a base model fetched by name (one of {sorted(sources)} in "
+        f"llm/model_sources.yaml), whose GGUF the LoRA runs over; {base} has no GGUF: set "
+        "training.base_model_path to one of those names, or training.export_gguf to false"
+    )
+
+
 def trainable_token_ids(base: Path, training: TrainingConfig) -> list[int]:
     """The ids of training.trainable_tokens in the base model's tokenizer (none for full
     fine-tuning, which trains every row anyway, nor for a continued adapter, which keeps its
@@ -150,6 +169,8 @@ def prepare_job(
             f"training base model {base} has no config.json: set training.base_model_path to a "
             "full model folder"
         )
+    if config.training.export_gguf:
+        gguf_base_name(base, config)
     init_adapter = starting_adapter(config, base)
     # Generating data really runs the tools: file tools write into this job's own folder,
     # never into the user's workspace.
@@ -250,13 +271,40 @@ def export_model(checkpoint_dir: Path, prepared: PreparedJob, evaluation: dict) 
     return target
 
 
+def export_gguf(adapter: Path, base: Path, config: AppConfig) -> LoraConversion:
+    """Write the exported ``adapter`` as ``<adapter>/adapter.gguf``, a GGUF LoRA over the GGUF
+    of the fetched model in ``base`` (fetched again, once, if the cache no longer has it)."""
+    name = gguf_base_name(base, config)
+    base_gguf = ensure_gguf(name, config.model.cache_dir)
+    tied = model_sources()[name].tie_word_embeddings
+    conversion = convert_lora(adapter, adapter / GGUF_FILE, base_gguf, tied)
+    logger.info(
+        "GGUF LoRA %s (%.1f MB: %d LoRA pairs, %d token rows%s) for %s: llama-server -m %s "
+        "--lora %s",
+        conversion.path,
+        conversion.path.stat().st_size / 1e6,
+        conversion.pairs,
+        conversion.token_rows,
+        ", tied output" if conversion.tied_output else "",
+        name,
+        base_gguf,
+        conversion.path,
+    )
+    return conversion
+
+
 def run_job(prepared: PreparedJob) -> dict[str, Any]:
     """Fit, then export the last checkpoint; returns what the job record needs.
 
     The job's ProgressTracker must exist (named ``spec.tracker_name``) before this runs.
     """
     tracker = ray.get_actor(prepared.spec.tracker_name, namespace=TRACKER_NAMESPACE)
-    outcome: dict[str, Any] = {"adapter_path": None, "checkpoint_path": None, "evaluation": {}}
+    outcome: dict[str, Any] = {
+        "adapter_path": None,
+        "gguf_path": None,
+        "checkpoint_path": None,
+        "evaluation": {},
+    }
     try:
         result = build_trainer(prepared).fit()
     except TrainingFailedError as error:
@@ -272,5 +320,20 @@ def run_job(prepared: PreparedJob) -> dict[str, Any]:
             )
         outcome["checkpoint_path"] = result.checkpoint.path
     stopped = ray.get(tracker.should_stop.remote())
+    if outcome["adapter_path"] and prepared.config.training.export_gguf:
+        tracker.set_state.remote(
+            "stopping" if stopped else "running", "writing the adapter as a GGUF LoRA"
+        )
+        adapter = Path(outcome["adapter_path"])
+        try:
+            base = Path(prepared.spec.base_model_path)
+            outcome["gguf_path"] = str(export_gguf(adapter, base, prepared.config).path)
+        except (ModelLoadError, OSError) as error:  # a fetch or conversion failure
+            outcome.update(
+                state="failed",
+                error=f"the adapter is in {adapter}, but writing it as a GGUF LoRA failed: "
+                f"{type(error).__name__}: {error}",
+            )
+            return outcome
     outcome.update(state="stopped" if stopped else "succeeded", error=None)
     return outcome

@@ -21,6 +21,7 @@ def status_from_record(record: dict[str, Any] | None) -> TrainingStatusResponse:
     return TrainingStatusResponse(
         **{k: v for k, v in progress.items() if k in TrainingStatusResponse.model_fields},
         adapter_path=record.get("adapter_path"),
+        gguf_path=record.get("gguf_path"),
         checkpoint_path=record.get("checkpoint_path"),
     )
 
