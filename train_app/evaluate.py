@@ -26,7 +26,11 @@ from configs.store import DEFAULT_CONFIG_FILE, load_config
 from llm.loading import load_model
 from tools.registry import ToolRegistry
 from train_app.dataset_mix import generate_validation
-from train_app.evaluation import answer_perplexity, evaluate_with_and_without_grammar
+from train_app.evaluation import (
+    answer_perplexity,
+    evaluate_tool_calls,
+    evaluate_with_and_without_grammar,
+)
 from train_app.train_loop import read_jsonl
 
 
@@ -62,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rows", type=Path, help="score this JSONL's rows instead of new ones")
     parser.add_argument("--max-rows", type=int, help="only the first N rows (as a job does)")
+    parser.add_argument(
+        "--grammar-only",
+        action="store_true",
+        help="score with the tool grammar only, as served (half the time)",
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--output", type=Path, help="write the whole result here as JSON")
     args = parser.parse_args(argv)
@@ -80,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             rows, _ = generate_validation(registry.specs(), data)
     rows = rows[: args.max_rows]
     started = time.perf_counter()
-    result = evaluate_with_and_without_grammar(loaded, rows, batch_size=args.batch_size)
+    if args.grammar_only:
+        result = evaluate_tool_calls(loaded, rows, batch_size=args.batch_size)
+    else:
+        result = evaluate_with_and_without_grammar(loaded, rows, batch_size=args.batch_size)
     result["answer_perplexity"] = answer_perplexity(loaded.model, loaded.tokenizer)
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["model"] = args.model or config.model.model_path
