@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from train_app.api_corpus.split import CorpusSplit
-from train_app.schema_rows.verify import FORMATS
+from train_app.schema_rows.verify import first_schema_error
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +114,8 @@ def handwritten_rows(
         if missing:
             raise ValueError(f"{where}: {entry.api} has no tool {', '.join(missing)}")
         for call in entry.calls:
-            problem = _call_problem(tools[call.name], call.arguments)
+            parameters = tools[call.name]["function"].get("parameters") or {"type": "object"}
+            problem = first_schema_error(parameters, call.arguments)
             if problem is not None:
                 raise ValueError(f"{where}: {call.name} arguments {problem}")
         offered = [tools[name] for name in entry.offered]
@@ -139,15 +139,6 @@ def general_rows(split: CorpusSplit, rng: random.Random) -> list[dict[str, Any]]
         count = rng.randint(MIN_OFFERED, min(MAX_OFFERED, len(tools)))
         rows.append(_row(question, rng.sample(tools, count), [], "general"))
     return rows
-
-
-def _call_problem(tool: dict[str, Any], arguments: dict[str, Any]) -> str | None:
-    """Why ``arguments`` fail the tool's schema, formats (dates, URIs) checked too."""
-    schema = tool["function"].get("parameters") or {"type": "object"}
-    error = next(Draft202012Validator(schema, format_checker=FORMATS).iter_errors(arguments), None)
-    if error is None:
-        return None
-    return f"{'.'.join(str(part) for part in error.absolute_path)}: {error.message}"
 
 
 def _row(

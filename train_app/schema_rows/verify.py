@@ -73,7 +73,7 @@ def row_problem(row: dict[str, Any], declared: Declared | None = None) -> tuple[
             arguments = call["function"]["arguments"]
             if isinstance(arguments, str):
                 arguments = json.loads(arguments)
-            error = _first_error(offered[name], arguments)
+            error = first_schema_error(offered[name], arguments)
             if error:
                 return "arguments invalid", f"{name}: {error}"
             for value in leaves(arguments):
@@ -103,7 +103,8 @@ def leaves(value: Any) -> Iterator[Any]:
         yield value
 
 
-def _first_error(schema: dict[str, Any], arguments: Any) -> str | None:
+def first_schema_error(schema: dict[str, Any], arguments: Any) -> str | None:
+    """Where and why ``arguments`` first fail ``schema``, formats (dates, URIs) checked too."""
     error = next(_validator(json.dumps(schema, sort_keys=True)).iter_errors(arguments), None)
     if error is None:
         return None
