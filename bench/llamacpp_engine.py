@@ -111,6 +111,10 @@ def render(tokenizer, question: str, tools: list | None = None) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
+def active(adapter: str | None) -> tuple[str, ...]:
+    return (adapter,) if adapter else ()
+
+
 def decode_rate(engine, prompts, tokens: int, adapter: str | None, repeats: int) -> tuple:
     """Aggregate decode tokens/s of the prompts sent at once (fastest of ``repeats``): tokens
     after each row's first, over the time from the first row's first token to the last row's
@@ -119,7 +123,9 @@ def decode_rate(engine, prompts, tokens: int, adapter: str | None, repeats: int)
     best, full = 0.0, 0
     for _ in range(repeats):
         sampling = Sampling(max_tokens=1 + tokens)
-        results = [g.result() for g in [engine.submit(p, sampling, adapter) for p in prompts]]
+        results = [
+            g.result() for g in [engine.submit(p, sampling, active(adapter)) for p in prompts]
+        ]
         decoded = sum(r.completion_tokens - 1 for r in results)
         span = max(r.finished_at for r in results) - min(r.first_token_at for r in results)
         best = max(best, decoded / span)
@@ -128,11 +134,14 @@ def decode_rate(engine, prompts, tokens: int, adapter: str | None, repeats: int)
 
 
 def serial_replies(engine, prompts, tokens, adapter) -> list[str]:
-    return [engine.submit(p, Sampling(max_tokens=tokens), adapter).result().text for p in prompts]
+    return [
+        engine.submit(p, Sampling(max_tokens=tokens), active(adapter)).result().text
+        for p in prompts
+    ]
 
 
 def together_replies(engine, prompts, tokens, adapter) -> list[str]:
-    generations = [engine.submit(p, Sampling(max_tokens=tokens), adapter) for p in prompts]
+    generations = [engine.submit(p, Sampling(max_tokens=tokens), active(adapter)) for p in prompts]
     return [g.result().text for g in generations]
 
 
@@ -141,16 +150,18 @@ def measure(engine, tokenizer, adapter: str | None, args) -> list[str]:
     serial_replies(engine, stories, 1, adapter)  # warm: every story's prompt seen once
     c1, full1 = decode_rate(engine, stories[:1], args.tokens, adapter, args.repeats)
     c8, full8 = decode_rate(engine, stories, args.tokens, adapter, args.repeats)
-    engine.submit(render(tokenizer, "Hello", TOOLS), Sampling(max_tokens=1), adapter).result()
+    engine.submit(
+        render(tokenizer, "Hello", TOOLS), Sampling(max_tokens=1), active(adapter)
+    ).result()
     ttfts = []
     for question in WARM_QUESTIONS:
         prompt = render(tokenizer, question, TOOLS)
         started = time.time()
-        reply = engine.submit(prompt, Sampling(max_tokens=1), adapter).result()
+        reply = engine.submit(prompt, Sampling(max_tokens=1), active(adapter)).result()
         ttfts.append(reply.first_token_at - started)
     cold = render(tokenizer, f"{time.time()}: " + STORIES[0] * 8)
     started = time.time()
-    reply = engine.submit(cold, Sampling(max_tokens=1), adapter).result()
+    reply = engine.submit(cold, Sampling(max_tokens=1), active(adapter)).result()
     prefill = reply.prompt_tokens / (reply.first_token_at - started)
     alone = serial_replies(engine, stories, args.tokens, adapter)
     beside = together_replies(engine, stories, args.tokens, adapter)
@@ -165,7 +176,9 @@ def measure(engine, tokenizer, adapter: str | None, args) -> list[str]:
     )
     print(f"adapter {name}: greedy replies differing alone vs beside 7 others: {differ}/8")
     return [
-        engine.submit(render(tokenizer, q, TOOLS), Sampling(max_tokens=args.tokens), adapter)
+        engine.submit(
+            render(tokenizer, q, TOOLS), Sampling(max_tokens=args.tokens), active(adapter)
+        )
         .result()
         .text
         for q in TOOL_QUESTIONS

@@ -17,8 +17,13 @@ then measures with the built-in tools offered on every request:
   slower repeats measure its other tenants, not Serve).
 Prints each number and the ratios the targets are about, all from one run.
 
+``--engines`` instead compares the engines (``model.engine``) through Serve, one app after the
+other, and llama.cpp's own HTTP server (xllamacpp) on the same GGUF and adapter: warm TTFT and
+decode at c=1 and c=8 (best of ``--bursts``) of each, and the ratios between them.
+
     python bench/serve_latency.py                  # everything
     python bench/serve_latency.py --grammar-only   # the tool grammar on vs off alone
+    python bench/serve_latency.py --engines        # transformers int8 vs llama.cpp vs its server
 """
 
 from __future__ import annotations
@@ -73,7 +78,11 @@ async def post(http: httpx.AsyncClient, path: str, body: dict) -> tuple[float, d
 
 
 async def ttft(
-    http: httpx.AsyncClient, tools: list[dict], repeats: int, grammar: bool = True
+    http: httpx.AsyncClient,
+    tools: list[dict],
+    repeats: int,
+    grammar: bool = True,
+    simple_route: bool = True,
 ) -> dict[str, float]:
     """Median latency of 1-token replies, one at a time, after one warm-up of the prefix."""
     await post(http, "/v1/chat/completions", v1_body(tools, "hello", 1, grammar))
@@ -81,36 +90,46 @@ async def ttft(
     for question in QUESTIONS[:repeats]:
         body = v1_body(tools, question, 1, grammar)
         v1.append((await post(http, "/v1/chat/completions", body))[0])
-        body = {"text": question + " ", "max_new_tokens": 1}
-        simple.append((await post(http, "/chat/simple", body))[0])
-    return {"v1": statistics.median(v1), "simple": statistics.median(simple)}
+        if simple_route:
+            body = {"text": question + " ", "max_new_tokens": 1}
+            simple.append((await post(http, "/chat/simple", body))[0])
+    return {"v1": statistics.median(v1), "simple": statistics.median(simple or [0.0])}
 
 
-async def burst(http: httpx.AsyncClient, bodies: list[dict]) -> tuple[float, int, float]:
+async def burst(
+    http: httpx.AsyncClient, bodies: list[dict], steps_seen: bool = True
+) -> tuple[float, int, float]:
     """Send ``bodies`` together: wall seconds, completion tokens, and the mean rows the replica
-    decoded per step meanwhile."""
-    before = (await http.get("/model/info")).json()
+    decoded per step meanwhile (0 where its steps are not seen: llama.cpp)."""
+    before = (await http.get("/model/info")).json() if steps_seen else {}
     started = time.perf_counter()
     replies = await asyncio.gather(*(post(http, "/v1/chat/completions", b) for b in bodies))
     wall = time.perf_counter() - started
-    after = (await http.get("/model/info")).json()
     produced = sum(reply["usage"]["completion_tokens"] for _, reply in replies)
+    if not steps_seen:
+        return wall, produced, 0.0
+    after = (await http.get("/model/info")).json()
     steps = after["batches"] - before["batches"]
     rows = after["batched_requests"] - before["batched_requests"]
     return wall, produced, rows / max(steps, 1)
 
 
 async def decode(
-    http: httpx.AsyncClient, tools: list[dict], concurrency: int, tokens: int, grammar: bool = True
+    http: httpx.AsyncClient,
+    tools: list[dict],
+    concurrency: int,
+    tokens: int,
+    grammar: bool = True,
+    steps_seen: bool = True,
 ):
     """Aggregate decode tokens/s of ``concurrency`` requests sent together (prefill left out:
     see the module's docstring), the end-to-end rate, and the wall of the long burst."""
     questions = [QUESTIONS[i % len(QUESTIONS)] for i in range(concurrency)]
     short = [v1_body(tools, q, 1, grammar) for q in questions]
     long = [v1_body(tools, q, 1 + tokens, grammar) for q in questions]
-    await burst(http, long)  # warm: the prefix cache holds every prompt from here on
-    short_wall, _, _ = await burst(http, short)
-    wall, produced, rows_per_step = await burst(http, long)
+    await burst(http, long, steps_seen)  # warm: the prefix cache holds every prompt from here on
+    short_wall, _, _ = await burst(http, short, steps_seen)
+    wall, produced, rows_per_step = await burst(http, long, steps_seen)
     return {
         "decode_tokens_per_s": (produced - concurrency) / (wall - short_wall),
         "end_to_end_tokens_per_s": produced / wall,
@@ -212,6 +231,104 @@ async def measure_grammar(url: str, tokens: int, repeats: int, rounds: int) -> N
     )
 
 
+async def tools_of(http: httpx.AsyncClient) -> list[dict]:
+    schemas = (await http.get("/tools")).json()["tool_schemas"]
+    return [{"type": "function", "function": {"name": n, **s}} for n, s in schemas.items()]
+
+
+async def engine_numbers(
+    url: str, tools: list[dict], tokens: int, repeats: int, rounds: int, ours: bool
+) -> dict[str, float]:
+    """Warm TTFT (/v1, median; the best round) and decode tokens/s at c=1 and c=8 (the best of
+    ``rounds``) of the OpenAI-compatible server at ``url``; ``ours``: it is the app."""
+    global MODEL_ID
+    best = {"ttft": float("inf"), "c1": 0.0, "c8": 0.0}
+    async with httpx.AsyncClient(base_url=url, timeout=900) as http:
+        if ours:
+            MODEL_ID = (await http.get("/v1/models")).json()["data"][0]["id"]
+        for _ in range(rounds):
+            times = await ttft(http, tools, repeats, simple_route=False)
+            best["ttft"] = min(best["ttft"], times["v1"])
+            for level, concurrency in (("c1", 1), ("c8", 8)):
+                rate = await decode(http, tools, concurrency, tokens, steps_seen=False)
+                best[level] = max(best[level], rate["decode_tokens_per_s"])
+    return best
+
+
+def llamacpp_server(workdir: Path, parallel: int, threads: int):
+    """llama.cpp's own HTTP server (xllamacpp) on the default model's GGUF with the shipped
+    adapter as GGUF LoRA at scale 1, as a llama.cpp user would run them; (server, url)."""
+    import socket
+
+    import xllamacpp
+
+    from llm.gguf_lora import convert_lora
+    from llm.llamacpp_model import find_gguf_model
+
+    config = AppConfig().model
+    found = find_gguf_model(config.model_path, None, config)
+    assert found is not None, f"{config.model_path} has no GGUF"
+    params = xllamacpp.CommonParams()
+    params.model.path = str(found.gguf)
+    if found.adapter is not None:
+        lora = convert_lora(found.adapter, workdir / "adapter.gguf", found.gguf).path
+        params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(lora), 1.0)]
+    params.n_parallel = parallel
+    params.n_ctx = config.max_length * parallel
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    params.use_jinja = True  # its own chat template handling, tools included
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    params.hostnames, params.port = ["127.0.0.1"], port
+    return xllamacpp.Server(params), f"http://127.0.0.1:{port}"
+
+
+def measure_engines(args: argparse.Namespace) -> None:
+    """Both engines through Serve and llama.cpp's own server, one after the other."""
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as workdir:
+        tools: list[dict] = []
+        for engine in ("transformers", "llamacpp"):
+            config = {"model": {"engine": engine}}
+            with ServeApp(Path(workdir) / engine, config).start(timeout_s=900) as app:
+
+                async def numbers(url: str = app.url) -> dict[str, float]:
+                    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+                        tools[:] = await tools_of(http)
+                    return await engine_numbers(
+                        url, tools, args.tokens, args.repeats, args.bursts, ours=True
+                    )
+
+                results[engine] = asyncio.run(numbers())
+            print(f"{engine} through Serve: {results[engine]}", flush=True)
+        server, url = llamacpp_server(Path(workdir), parallel=8, threads=2)
+        results["llama-server"] = asyncio.run(
+            engine_numbers(url, tools, args.tokens, args.repeats, args.bursts, ours=False)
+        )
+        del server
+        print(f"llama.cpp's own server: {results['llama-server']}", flush=True)
+    ours, before, theirs = results["llamacpp"], results["transformers"], results["llama-server"]
+    print(
+        f"decode c=1: llama.cpp engine {ours['c1']:.1f} tokens/s vs transformers int8 "
+        f"{before['c1']:.1f}: {ours['c1'] / before['c1']:.2f}x (target >= 3.5x)"
+    )
+    print(
+        f"decode c=8 aggregate: {ours['c8']:.1f} vs {before['c8']:.1f}: "
+        f"{ours['c8'] / before['c8']:.2f}x (target >= 2x)"
+    )
+    print(
+        f"warm TTFT /v1: llama.cpp engine {ours['ttft']:.2f} s, transformers "
+        f"{before['ttft']:.2f} s, llama.cpp's server {theirs['ttft']:.2f} s (target <= 0.3 s)"
+    )
+    print(
+        f"vs llama.cpp's own server: c=1 {ours['c1']:.1f} vs {theirs['c1']:.1f} tokens/s = "
+        f"{ours['c1'] / theirs['c1']:.2f}x (target >= 0.85x); c=8 {ours['c8']:.1f} vs "
+        f"{theirs['c8']:.1f} = {ours['c8'] / theirs['c8']:.2f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=32, help="completion tokens per request")
@@ -220,7 +337,15 @@ def main() -> None:
     parser.add_argument(
         "--grammar-only", action="store_true", help="measure only the tool grammar on vs off"
     )
+    parser.add_argument(
+        "--engines",
+        action="store_true",
+        help="compare the engines through Serve and llama.cpp's own server",
+    )
     args = parser.parse_args()
+    if args.engines:
+        measure_engines(args)
+        return
     with tempfile.TemporaryDirectory() as workdir:
         # /chat/simple offers every built-in tool, as /v1 is sent them: the same prompts.
         every_tool = {"tools": {"chat_capabilities": ["network", "write"]}}

@@ -70,6 +70,12 @@ class ModelConfig(Section):
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="auto picks cuda when a GPU is visible, else cpu."
     )
+    engine: Literal["auto", "transformers", "llamacpp"] = Field(
+        "auto",
+        description="What decodes: llamacpp runs the model's GGUF as fetched (4-bit; CPU), "
+        "transformers its safetensors (GPUs; int8 on CPU). auto: llamacpp on CPU when the model "
+        "or its adapter's base has a GGUF, else transformers.",
+    )
     load_on_start: bool = Field(True, description="Load model_path when the model replica starts.")
     allowed_roots: list[str] = Field(
         default_factory=list,

@@ -71,7 +71,7 @@ def new_row(
     rendered, is too long, or its deadline has passed."""
     if request.deadline is not None and request.deadline <= time.time():
         raise GenerationTimeoutError()  # it waited in the queue past its deadline
-    prompt = render_prompt(loaded, request)
+    prompt = render_prompt(loaded.tokenizer, request)
     if not prompt:
         raise PromptRenderError("the chat template rendered no tokens for these messages")
     if isinstance(loaded.model, PeftModel):

@@ -100,7 +100,7 @@ class GenerationResult:
     guard: list[str] = field(default_factory=list)
 
 
-def render_prompt(loaded: LoadedModel, request: GenerationRequest) -> list[int]:
+def render_prompt(tokenizer: Any, request: GenerationRequest) -> list[int]:
     """Token ids of the chat rendered by the model's own template, ending with the assistant cue.
 
     Text in the messages and tools that spells a control token stays text (``control_tokens``):
@@ -108,9 +108,9 @@ def render_prompt(loaded: LoadedModel, request: GenerationRequest) -> list[int]:
     Raises PromptRenderError for messages the template cannot render (a tool call without a
     function name, say) or text that is not valid Unicode (an unpaired surrogate from JSON).
     """
-    pattern = control_token_pattern(loaded.tokenizer)
+    pattern = control_token_pattern(tokenizer)
     try:
-        text = loaded.tokenizer.apply_chat_template(
+        text = tokenizer.apply_chat_template(
             neutralise(request.messages, pattern),
             tools=neutralise(request.tools, pattern) or None,
             add_generation_prompt=True,
@@ -127,7 +127,7 @@ def render_prompt(loaded: LoadedModel, request: GenerationRequest) -> list[int]:
             f"the messages hold text that is not valid Unicode ({error.reason} at character "
             f"{error.start}): send UTF-8 text without unpaired surrogates"
         ) from error
-    ids = loaded.tokenizer(text, add_special_tokens=False)["input_ids"]
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     if len(ids) >= request.max_length:
         raise PromptTooLongError(
             f"the prompt has {len(ids)} tokens, which leaves nothing to generate within "

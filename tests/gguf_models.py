@@ -9,6 +9,7 @@ A tied model's output rows are written as a copy of the embeddings, as the shipp
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import gguf
@@ -17,6 +18,8 @@ import torch
 from peft import LoraConfig, get_peft_model
 from safetensors.numpy import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from llm.llamacpp_model import GGUF_IN_FOLDER
 
 TOOL_TOKENS = ["<tool_call>", "</tool_call>"]
 PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -98,3 +101,14 @@ def random_adapter(model_dir: Path, out: Path, seed: int, **options) -> Path:
                 parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
     peft_model.save_pretrained(out)
     return out
+
+
+def served_model(engine: str, model_dir: Path, tmp_path_factory) -> Path:
+    """``model_dir`` as ``engine`` serves it: as it is for transformers; for llama.cpp a copy of
+    the same name with its GGUF (``model.gguf``) beside its safetensors."""
+    if engine == "transformers":
+        return model_dir
+    copy = tmp_path_factory.mktemp("gguf") / model_dir.name
+    shutil.copytree(model_dir, copy)
+    write_qwen2_gguf(copy, copy / GGUF_IN_FOLDER)
+    return copy

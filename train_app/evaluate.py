@@ -11,6 +11,7 @@ model is scored on exactly the rows the job scored. Examples::
     python -m train_app.evaluate --model models/qwen2.5-coder-0.5b-tools --per-category 20
     python -m train_app.evaluate --model models/qwen2.5-coder-0.5b-tools \
         --rows runs/<job>/data/validation.jsonl --max-rows 72
+    python -m train_app.evaluate --engine llamacpp --grammar-only --per-category 20
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ import time
 from pathlib import Path
 
 from configs.atomic_files import atomic_write_text
+from configs.serving import ModelServerOptions
 from configs.store import DEFAULT_CONFIG_FILE, load_config
-from llm.loading import load_model
+from llm.engines import load_engine
+from llm.transformers_engine import TransformersEngine
 from tools.registry import ToolRegistry
 from train_app.dataset_mix import generate_validation
 from train_app.evaluation import (
@@ -71,14 +74,25 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="score with the tool grammar only, as served (half the time)",
     )
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument(
+        "--engine",
+        choices=("transformers", "llamacpp"),
+        default="transformers",
+        help="transformers (fp32, or --quantization int8) or llamacpp (the GGUF as fetched, an "
+        "adapter as GGUF LoRA); the answer perplexity needs transformers",
+    )
+    parser.add_argument("--batch-size", type=int, default=8, help="requests decoded together")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads")
     parser.add_argument("--output", type=Path, help="write the whole result here as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
     config = load_config(DEFAULT_CONFIG_FILE)
-    model_config = config.model.model_copy(update={"cpu_quantization": args.quantization})
-    loaded = load_model(args.model or config.model.model_path, None, model_config)
+    model_config = config.model.model_copy(
+        update={"cpu_quantization": args.quantization, "engine": args.engine, "device": "cpu"}
+    )
+    options = ModelServerOptions(max_batch_size=args.batch_size, torch_threads=args.threads)
+    engine = load_engine(args.model or config.model.model_path, None, model_config, options)
     data = config.data.model_copy(
         update={"eval_rows_per_category": args.per_category, "eval_seed": args.seed}
     )
@@ -89,13 +103,20 @@ def main(argv: list[str] | None = None) -> int:
             rows, _ = generate_validation(registry.specs(), data)
     rows = rows[: args.max_rows]
     started = time.perf_counter()
-    if args.grammar_only:
-        result = evaluate_tool_calls(loaded, rows, batch_size=args.batch_size)
-    else:
-        result = evaluate_with_and_without_grammar(loaded, rows, batch_size=args.batch_size)
-    result["answer_perplexity"] = answer_perplexity(loaded.model, loaded.tokenizer)
+    try:
+        if args.grammar_only:
+            result = evaluate_tool_calls(engine, rows)
+        else:
+            result = evaluate_with_and_without_grammar(engine, rows)
+        if isinstance(engine, TransformersEngine):  # a torch model to score answers with
+            result["answer_perplexity"] = answer_perplexity(
+                engine.loaded.model, engine.loaded.tokenizer
+            )
+    finally:
+        engine.close()
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["model"] = args.model or config.model.model_path
+    result["engine"] = args.engine
     print(format_table(result))
     print(f"{len(rows)} rows in {result['seconds']:.0f} s")
     if args.output:

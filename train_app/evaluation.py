@@ -19,6 +19,7 @@ import dataclasses
 import functools
 import json
 import math
+import threading
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,8 @@ from typing import Any
 import torch
 import yaml
 
-from llm.decode_batch import generate_batch
-from llm.generation import GenerationRequest, GenerationResult
-from llm.loading import LoadedModel
+from llm.engine import Engine
+from llm.generation import GenerationRequest, GenerationResult, PromptTooLongError, reply_parts
 from llm.tool_grammar import ToolGrammar
 from tools.tool_calls import TOOL_CALL_FORMATS
 from train_app.batching import IGNORE_INDEX, tokenize_row
@@ -48,6 +48,9 @@ CATEGORIES = (
     "general",
 )
 ANSWER_CATEGORIES = ("chat", "general")  # a question to answer in words: a refusal is wrong
+# Longest prompt + reply an evaluated row may have (serving's model.max_length); a longer one is
+# scored wrong, its reply empty.
+EVAL_MAX_LENGTH = 2048
 REFUSALS_FILE = Path(__file__).resolve().parent / "eval_sets" / "refusals.yaml"
 
 
@@ -107,53 +110,56 @@ def score_reply(
 
 
 def evaluate_tool_calls(
-    loaded: LoadedModel,
+    engine: Engine,
     rows: list[dict[str, Any]],
-    batch_size: int = 8,
     max_new_tokens: int = 128,
     tool_grammar: bool = True,
+    max_length: int = EVAL_MAX_LENGTH,
 ) -> dict[str, Any]:
-    """Score each row's first reply; rows are decoded grouped by tool list, so rows offering the
-    same tools share their prompt prefix in the prefix cache when the model has one.
-    ``tool_grammar``: decode calls under the offered tools' grammar, as serving does."""
-    # Every format is read, so lenient accuracy sees them all; the caller's model is untouched.
-    loaded = dataclasses.replace(loaded, tool_call_formats=tuple(TOOL_CALL_FORMATS))
+    """Score each row's first reply, decoded by ``engine`` (every row submitted at once, in
+    order of tool list, so rows offering the same tools share their prompt prefix in its cache).
+    ``tool_grammar``: decode calls under the offered tools' grammar, as serving does. A reply's
+    calls are read in every format, so lenient accuracy sees them all."""
     order = sorted(range(len(rows)), key=lambda i: json.dumps(rows[i].get("tools"), sort_keys=True))
     tallies: dict[str, dict[str, int]] = {}
     misses: list[dict[str, Any]] = []
-    for start in range(0, len(order), batch_size):
-        chunk = [rows[i] for i in order[start : start + batch_size]]
-        turns = [first_turn(row) for row in chunk]
-        requests = [
-            GenerationRequest(
-                messages=prompt,
-                tools=row.get("tools"),
-                max_new_tokens=max_new_tokens,
-                max_length=loaded.model.config.max_position_embeddings,
-                tool_grammar=_auto_grammar(row.get("tools")) if tool_grammar else None,
+    turns = {index: first_turn(rows[index]) for index in order}
+    requests = {
+        index: GenerationRequest(
+            messages=turns[index][0],
+            tools=rows[index].get("tools"),
+            max_new_tokens=max_new_tokens,
+            max_length=max_length,
+            tool_grammar=_auto_grammar(rows[index].get("tools")) if tool_grammar else None,
+        )
+        for index in order
+    }
+    futures = {index: engine.submit(requests[index], threading.Event()) for index in order}
+    for index in order:
+        row, (prompt, expected) = rows[index], turns[index]
+        try:
+            result = futures[index].result()
+        except PromptTooLongError as error:
+            result = GenerationResult(text="", content="", tool_call_errors=[str(error)])
+        result = dataclasses.replace(
+            result, **reply_parts(result.text, requests[index], TOOL_CALL_FORMATS)
+        )
+        category = row_category(row)
+        strict, lenient, problem = score_reply(expected, result, row.get("tools"), category)
+        tally = tallies.setdefault(category, {"total": 0, "strict": 0, "lenient": 0})
+        tally["total"] += 1
+        tally["strict"] += strict
+        tally["lenient"] += lenient
+        if not strict and len(misses) < MAX_MISSES:
+            misses.append(
+                {
+                    "category": category,
+                    "user": prompt[-1]["content"],
+                    "expected": expected,
+                    "got": result.text,
+                    "why": problem,
+                }
             )
-            for row, (prompt, _) in zip(chunk, turns, strict=True)
-        ]
-        results = generate_batch(loaded, requests)
-        for row, (prompt, expected), result in zip(chunk, turns, results, strict=True):
-            if isinstance(result, Exception):
-                raise result
-            category = row_category(row)
-            strict, lenient, problem = score_reply(expected, result, row.get("tools"), category)
-            tally = tallies.setdefault(category, {"total": 0, "strict": 0, "lenient": 0})
-            tally["total"] += 1
-            tally["strict"] += strict
-            tally["lenient"] += lenient
-            if not strict and len(misses) < MAX_MISSES:
-                misses.append(
-                    {
-                        "category": category,
-                        "user": prompt[-1]["content"],
-                        "expected": expected,
-                        "got": result.text,
-                        "why": problem,
-                    }
-                )
     total = sum(t["total"] for t in tallies.values())
     strict_total = sum(t["strict"] for t in tallies.values())
     lenient_total = sum(t["lenient"] for t in tallies.values())
@@ -174,13 +180,11 @@ def evaluate_tool_calls(
     }
 
 
-def evaluate_with_and_without_grammar(
-    loaded: LoadedModel, rows: list[dict[str, Any]], batch_size: int = 8
-) -> dict[str, Any]:
+def evaluate_with_and_without_grammar(engine: Engine, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The evaluation with the tool grammar on (as served), and under ``without_grammar`` the
     strict accuracy, overall and per category, of the same rows decoded freely."""
-    result = evaluate_tool_calls(loaded, rows, batch_size, tool_grammar=True)
-    free = evaluate_tool_calls(loaded, rows, batch_size, tool_grammar=False)
+    result = evaluate_tool_calls(engine, rows, tool_grammar=True)
+    free = evaluate_tool_calls(engine, rows, tool_grammar=False)
     result["without_grammar"] = {
         "accuracy": free["accuracy"],
         "lenient_accuracy": free["lenient_accuracy"],

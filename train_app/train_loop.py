@@ -29,9 +29,11 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer, get_cosine_schedule_with_warmup
 
 from configs.atomic_files import atomic_write_text
+from configs.serving import ModelServerOptions
 from configs.settings import TrainingConfig
 from llm.loading import LoadedModel
 from llm.prefix_cache import PrefixCache
+from llm.transformers_engine import TransformersEngine
 from train_app.batching import (
     IGNORE_INDEX,
     collate,
@@ -169,6 +171,7 @@ def restore_checkpoint(folder: Path, model: torch.nn.Module, optimizer, schedule
 
 # Rows of one tool list share its prompt prefix: computed once per evaluation, not per row.
 EVAL_PREFIX_CACHE_BYTES = 256 * 2**20
+EVAL_BATCH = 8  # rows decoded together while evaluating
 
 
 def evaluate(model: torch.nn.Module, tokenizer: Any, rows: list[dict], device) -> dict[str, Any]:
@@ -190,11 +193,15 @@ def evaluate(model: torch.nn.Module, tokenizer: Any, rows: list[dict], device) -
         prefix_cache=PrefixCache(EVAL_PREFIX_CACHE_BYTES),
     )
     model.eval()
+    engine = TransformersEngine(
+        loaded, ModelServerOptions(max_batch_size=EVAL_BATCH, torch_threads=torch.get_num_threads())
+    )
     try:
-        result = evaluate_with_and_without_grammar(loaded, rows)
+        result = evaluate_with_and_without_grammar(engine, rows)
         result["answer_perplexity"] = answer_perplexity(model, tokenizer)
         return result
     finally:
+        engine.close()
         model.train()
         tokenizer.padding_side = "right"
 

@@ -1,4 +1,5 @@
-"""Each e2e module defines an ``app`` fixture (one `serve run` per module); this talks to it."""
+"""Each e2e module defines an ``app`` fixture (one `serve run` per module); this talks to it.
+Modules whose app takes the ``engine`` fixture run once per engine."""
 
 from __future__ import annotations
 
@@ -10,3 +11,9 @@ import pytest
 def client(app):
     with httpx.Client(base_url=app.url, timeout=120) as http:
         yield http
+
+
+@pytest.fixture(scope="module", params=("transformers", "llamacpp"))
+def engine(request) -> str:
+    """The engine a parametrised module's app serves with (``model.engine``)."""
+    return request.param

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from tests.gguf_models import served_model
 from tests.serve_process import ServeApp
 
 pytestmark = pytest.mark.slow
@@ -30,9 +31,10 @@ KEPT_TOKENS, CUT_TOKENS = 40, 1500
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory, tiny_model_dir):
+def app(tmp_path_factory, tiny_model_dir, engine):
+    model = served_model(engine, tiny_model_dir, tmp_path_factory)
     config = {
-        "model": {"model_path": str(tiny_model_dir)},
+        "model": {"model_path": str(model), "engine": engine},
         "server": {"max_new_tokens": CUT_TOKENS},
     }
     with ServeApp(tmp_path_factory.mktemp("cancellation"), config).start() as serve_app:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import openai
 import pytest
 
+from tests.gguf_models import served_model
 from tests.lora_adapters import make_lora_adapter
 from tests.serve_process import ServeApp
 from tests.tiny_model import TRAINED_TINY_MODEL
@@ -51,10 +53,20 @@ MAX_LOADED_ADAPTERS = 2
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
+def served(engine, tmp_path_factory) -> Path:
+    """The tiny trained model, in the form the module's engine serves it."""
+    return served_model(engine, TRAINED_TINY_MODEL, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, engine, served):
     workdir = tmp_path_factory.mktemp("openai")
     config = {
-        "model": {"model_path": str(TRAINED_TINY_MODEL), "max_loaded_adapters": MAX_LOADED_ADAPTERS}
+        "model": {
+            "model_path": str(served),
+            "engine": engine,
+            "max_loaded_adapters": MAX_LOADED_ADAPTERS,
+        }
     }
     with ServeApp(workdir, config).start() as serve_app:
         yield serve_app
@@ -309,10 +321,10 @@ HELLO = [{"role": "user", "content": "hello 0"}]
 
 
 @pytest.fixture(scope="module")
-def adapters(tmp_path_factory):
+def adapters(tmp_path_factory, served):
     folder = tmp_path_factory.mktemp("adapters")
     return {
-        name: make_lora_adapter(TRAINED_TINY_MODEL, folder / name, seed)
+        name: make_lora_adapter(served, folder / name, seed)
         for name, seed in (("alpha", 1), ("beta", 2), ("gamma", 3))
     }
 
@@ -329,22 +341,22 @@ def reply(oai, model_name: str) -> str:
     return answer.choices[0].message.content or ""
 
 
-def test_loaded_adapters_are_listed_with_their_lineage(oai, model, adapters):
+def test_loaded_adapters_are_listed_with_their_lineage(oai, model, adapters, served):
     for name, path in adapters.items():
         assert load_adapter(oai, name, path)["id"] == name
     listed = {entry.id: entry for entry in oai.models.list().data}
     assert list(listed) == [model, "alpha", "beta", "gamma"]
     for name in adapters:
         assert listed[name].parent == model
-        assert listed[name].root == listed[model].root == str(TRAINED_TINY_MODEL)
+        assert listed[name].root == listed[model].root == str(served)
 
 
-def test_model_picks_the_adapter_per_request(oai, model, adapters):
+def test_model_picks_the_adapter_per_request(oai, model, adapters, served):
     base = reply(oai, model)
     alpha, beta = reply(oai, "alpha"), reply(oai, "beta")
     assert len({base, alpha, beta}) == 3, (base, alpha, beta)
     assert reply(oai, f"{model}:alpha") == alpha
-    assert reply(oai, f"{TRAINED_TINY_MODEL}:beta") == beta
+    assert reply(oai, f"{served}:beta") == beta
     assert reply(oai, model) == base  # the adapters left the base as it was
 
 
@@ -375,7 +387,7 @@ def test_least_recently_used_adapter_is_evicted_and_reloaded(oai, adapters):
     assert reply(oai, "alpha") == alpha  # reloaded on demand
 
 
-def test_bad_adapter_loads_are_refused_and_change_nothing(oai, adapters, tmp_path):
+def test_bad_adapter_loads_are_refused_and_change_nothing(oai, adapters, served, tmp_path):
     other_base = tmp_path / "other-base"
     shutil.copytree(adapters["alpha"], other_base)
     config_file = other_base / "adapter_config.json"
@@ -384,7 +396,7 @@ def test_bad_adapter_loads_are_refused_and_change_nothing(oai, adapters, tmp_pat
     before = [entry.id for entry in oai.models.list().data]
     cases = {
         "no folder": ("x", tmp_path / "missing", "is not a folder"),
-        "full model": ("x", TRAINED_TINY_MODEL, "has no adapter_config.json"),
+        "full model": ("x", served, "has no adapter_config.json"),
         "other base": ("x", other_base, "made for base model 'Qwen/Qwen2-7B'"),
         "duplicate": ("alpha", adapters["beta"], "already loaded"),
         "colon": ("a:b", adapters["beta"], "lora_name 'a:b' must start"),

@@ -38,7 +38,7 @@ def ask(text: str, max_new_tokens: int, **settings) -> GenerationRequest:
 
 def alone(loaded, request: GenerationRequest) -> str:
     """The greedy reply of transformers' ``generate`` to the request by itself."""
-    prompt = torch.tensor([render_prompt(loaded, request)])
+    prompt = torch.tensor([render_prompt(loaded.tokenizer, request)])
     output = loaded.model.generate(
         prompt,
         attention_mask=torch.ones_like(prompt),

@@ -14,6 +14,7 @@ import pytest
 
 from configs.settings import ModelConfig
 from llm.decode_batch import IncrementalText, generate_batch
+from llm.decode_loop import DecodeLoop, StepReport
 from llm.generation import (
     GenerationCancelledError,
     GenerationRequest,
@@ -21,7 +22,6 @@ from llm.generation import (
     PromptTooLongError,
 )
 from llm.loading import load_model
-from serve_app.decode_loop import DecodeLoop, StepReport
 
 
 @pytest.fixture(scope="module")

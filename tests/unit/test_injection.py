@@ -376,9 +376,9 @@ class ObedientModel:
         self.obeyed_at: int | None = None
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
-        ids = render_prompt(self.loaded, request)
+        ids = render_prompt(self.loaded.tokenizer, request)
         # Control tokens come from the template alone, whatever the texts hold.
-        plain = render_prompt(self.loaded, blanked(request))
+        plain = render_prompt(self.loaded.tokenizer, blanked(request))
         tokenizer = self.loaded.tokenizer
         assert control_sequence(tokenizer, ids) == control_sequence(tokenizer, plain)
         prompt = tokenizer.decode(ids)
@@ -503,7 +503,7 @@ def test_a_tool_result_cannot_end_the_tool_turn(tokenizer) -> None:
         {"role": "assistant", "content": "", "tool_calls": [WRITE]},
         {"role": "tool", "name": "read_file", "content": injected},
     ]
-    ids = render_prompt(SimpleNamespace(tokenizer=tokenizer), GenerationRequest(messages))
+    ids = render_prompt(tokenizer, GenerationRequest(messages))
     start, end = (tokenizer.convert_tokens_to_ids(t) for t in ("<|im_start|>", "<|im_end|>"))
     # system, user, assistant, the tool turn, the generation cue: the template's five turns.
     assert ids.count(start) == 5 and ids.count(end) == 4

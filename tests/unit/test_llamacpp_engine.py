@@ -89,18 +89,18 @@ def test_greedy_replies_are_transformers_replies_with_and_without_the_adapter(
 ):
     prompt = prompt_ids(tokenizer, QUESTIONS[0])
     base = engine.submit(prompt, Sampling(max_tokens=16)).result()
-    tuned = engine.submit(prompt, Sampling(max_tokens=16), adapter="tools").result()
+    tuned = engine.submit(prompt, Sampling(max_tokens=16), adapters=("tools",)).result()
     assert base.text == transformers_reply(files, tokenizer, prompt, adapter=False, tokens=16)
     assert tuned.text == transformers_reply(files, tokenizer, prompt, adapter=True, tokens=16)
     assert base.text != tuned.text
-    assert (base.adapter, tuned.adapter) == (None, "tools")
+    assert (base.adapters, tuned.adapters) == ((), ("tools",))
     assert base.prompt_tokens == len(prompt)
     assert base.first_token_at is not None
 
 
 def test_an_unknown_adapter_is_refused(engine):
     with pytest.raises(ValueError, match="not loaded"):
-        engine.submit([1, 2, 3], adapter="nope")
+        engine.submit([1, 2, 3], adapters=("nope",))
 
 
 def test_a_prompt_back_under_another_adapter_is_not_answered_from_stale_keys(files, tokenizer):
@@ -116,8 +116,8 @@ def test_a_prompt_back_under_another_adapter_is_not_answered_from_stale_keys(fil
     first, second = (prompt_ids(tokenizer, q) for q in QUESTIONS[:2])
     with LlamaCppEngine(settings) as engine:
         replies = [
-            engine.submit(prompt, Sampling(max_tokens=12), adapter=adapter).result().text
-            for prompt, adapter in [(first, None), (second, "tools"), (first, "tools")]
+            engine.submit(prompt, Sampling(max_tokens=12), adapters).result().text
+            for prompt, adapters in [(first, ()), (second, ("tools",)), (first, ("tools",))]
         ]
         base_again = engine.submit(first, Sampling(max_tokens=12)).result().text
     assert replies[2] == transformers_reply(files, tokenizer, first, adapter=True, tokens=12)
@@ -137,9 +137,9 @@ def test_pieces_stream_in_order_and_make_the_reply(engine, tokenizer):
 
 def test_a_stop_text_ends_the_reply_before_it(engine, tokenizer):
     prompt = prompt_ids(tokenizer, QUESTIONS[0])
-    full = engine.submit(prompt, Sampling(max_tokens=16), adapter="tools").result()
+    full = engine.submit(prompt, Sampling(max_tokens=16), adapters=("tools",)).result()
     stop = full.text[len(full.text) // 2 :][:6]
-    cut = engine.submit(prompt, Sampling(max_tokens=16, stop=(stop,)), adapter="tools").result()
+    cut = engine.submit(prompt, Sampling(max_tokens=16, stop=(stop,)), adapters=("tools",)).result()
     assert cut.text == full.text[: full.text.index(stop)]
     assert (full.finish_reason, cut.finish_reason) == ("length", "stop")
 
@@ -183,7 +183,7 @@ def test_a_lazy_grammar_holds_from_its_trigger_on(engine, tokenizer):
     """Text is the model's own until it writes the trigger (here a word of its free reply; the
     real model's test uses <tool_call>); from there the grammar decides every token."""
     prompt = prompt_ids(tokenizer, QUESTIONS[0])
-    pieces = list(engine.submit(prompt, Sampling(max_tokens=30), adapter="tools"))
+    pieces = list(engine.submit(prompt, Sampling(max_tokens=30), adapters=("tools",)))
     at, trigger = next(
         (i, p)
         for i, p in enumerate(pieces)
@@ -197,7 +197,7 @@ def test_a_lazy_grammar_holds_from_its_trigger_on(engine, tokenizer):
     sampling = Sampling(
         max_tokens=60, grammar=f'root ::= "{literal}" " is sunny."', grammar_trigger=trigger
     )
-    reply = engine.submit(prompt, sampling, adapter="tools").result()
+    reply = engine.submit(prompt, sampling, adapters=("tools",)).result()
     assert reply.text == "".join(pieces[:at]) + trigger + " is sunny."
     assert reply.finish_reason == "stop"  # the grammar was done: only the end of turn was left
 
@@ -268,7 +268,7 @@ def test_the_shipped_adapter_calls_the_tool_where_the_base_writes_json(real):
         tokenize=False,
     )
     prompt = tokenizer(text, add_special_tokens=False)["input_ids"]
-    tuned = real.submit(prompt, Sampling(max_tokens=40), adapter="tools").result()
+    tuned = real.submit(prompt, Sampling(max_tokens=40), adapters=("tools",)).result()
     base = real.submit(prompt, Sampling(max_tokens=40)).result()
     assert tuned.text == CALL
     assert "<tool_call>" not in base.text
@@ -277,5 +277,5 @@ def test_the_shipped_adapter_calls_the_tool_where_the_base_writes_json(real):
         '{\\"city\\": \\"" [A-Z] [a-z]* "\\", \\"days\\": " [0-9] "}}\\n</tool_call>"'
     )
     sampling = Sampling(max_tokens=40, grammar=grammar, grammar_trigger="<tool_call>")
-    constrained = real.submit(prompt, sampling, adapter="tools").result()
+    constrained = real.submit(prompt, sampling, adapters=("tools",)).result()
     assert constrained.text.startswith(CALL[: CALL.index("}}")] + ', "days": ')

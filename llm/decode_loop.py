@@ -27,7 +27,7 @@ from llm.decode_batch import DecodeBatch, Row, new_row
 from llm.generation import GenerationCancelledError, GenerationRequest, GenerationResult
 from llm.loading import LoadedModel
 
-logger = logging.getLogger("ray.serve")
+logger = logging.getLogger(__name__)
 
 Outcome = GenerationResult | Exception
 
@@ -84,6 +84,7 @@ class DecodeLoop:
         self._wake = threading.Condition()
         self._batch: DecodeBatch | None = None
         self._futures: dict[int, Future] = {}  # id of a Row -> its caller's future
+        self._closing = False
         self._thread = threading.Thread(target=self._run, name="decode-loop", daemon=True)
         self._thread.start()
 
@@ -129,9 +130,19 @@ class DecodeLoop:
             self._wake.notify()
         return future
 
+    def close(self) -> None:
+        """End the thread once every queued job and request is done; then ``submit`` and
+        ``call`` may no longer be used."""
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
+        self._thread.join()
+
     def _run(self) -> None:
         while True:
             jobs, joining = self._take()
+            if jobs is None:
+                return
             for job in jobs:
                 job()
             if self._batch is None:
@@ -152,11 +163,15 @@ class DecodeLoop:
             outcomes = refused + [outcome for _, outcome in ended]
             self._on_step(StepReport(decoded, time.perf_counter() - started, outcomes))
 
-    def _take(self) -> tuple[list[Callable[[], None]], list[Submitted]]:
+    def _take(self) -> tuple[list[Callable[[], None]] | None, list[Submitted]]:
         """Wait for work: the jobs to run, and the waiting requests that may join the batch now
-        (those of the batch's model)."""
+        (those of the batch's model); None for jobs once closed and idle."""
         with self._wake:
-            self._wake.wait_for(lambda: self._jobs or self._waiting or self.decoding)
+            self._wake.wait_for(
+                lambda: self._jobs or self._waiting or self.decoding or self._closing
+            )
+            if self._closing and not (self._jobs or self._waiting or self.decoding):
+                return None, []
             jobs = list(self._jobs)
             self._jobs.clear()
             if not self.decoding:
@@ -176,6 +191,7 @@ class DecodeLoop:
         refused: list[Outcome] = []
         if not joining:
             return rows, refused
+        assert self._batch is not None  # requests join only a running batch
         try:
             failed = self._prepare(self._batch.loaded, [s.request for s in joining])
         except Exception as error:
