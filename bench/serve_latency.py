@@ -292,6 +292,7 @@ def measure_engines(args: argparse.Namespace) -> None:
         tools: list[dict] = []
         for engine in ("transformers", "llamacpp"):
             config = {"model": {"engine": engine}}
+            (Path(workdir) / engine).mkdir()
             with ServeApp(Path(workdir) / engine, config).start(timeout_s=900) as app:
 
                 async def numbers(url: str = app.url) -> dict[str, float]:

@@ -81,8 +81,9 @@ def _vocabulary(tokenizer: dict, size: int) -> tuple[list[str], list[int]]:
     return tokens, [int(t) for t in types]
 
 
-def random_adapter(model_dir: Path, out: Path, seed: int, **options) -> Path:
-    """A peft adapter with random A and B (visible effect) and random rows for the tool tags."""
+def random_adapter(model_dir: Path, out: Path, seed: int, strength: float = 0.3, **options) -> Path:
+    """A peft adapter with random A and B (visible effect) and random rows for the tool tags;
+    ``strength``: their standard deviation."""
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     config = LoraConfig(
@@ -98,7 +99,7 @@ def random_adapter(model_dir: Path, out: Path, seed: int, **options) -> Path:
     with torch.no_grad():
         for name, parameter in peft_model.named_parameters():
             if "lora_" in name or "trainable_tokens_delta" in name:
-                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * strength)
     peft_model.save_pretrained(out)
     return out
 

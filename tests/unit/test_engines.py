@@ -211,3 +211,20 @@ def test_info_names_the_engine_and_the_model(engines, model_dir, name):
     assert info["model_path"] == str(model_dir)
     assert info["model_type"] == "full"
     assert info["parameters"] > 0
+
+
+def test_an_adapter_served_as_the_model_answers_alike_on_both_engines(engines, model_dir, tmp_path):
+    """transformers merges it into the fp32 base; llama.cpp into a copy of the base's GGUF.
+    A milder random adapter than the others: its replies stay clear of near-ties."""
+    served = random_adapter(model_dir, tmp_path / "served", seed=9, strength=0.05)
+    replies = {}
+    for name in ENGINES:
+        engine = load_engine(str(served), None, config(name), OPTIONS)
+        try:
+            assert engine.info()["model_type"] == "LoRA"
+            replies[name] = [answer(engine, ask(q, max_new_tokens=16)).text for q in QUESTIONS]
+        finally:
+            engine.close()
+    assert replies["llamacpp"] == replies["transformers"]
+    base = [answer(engines["llamacpp"], ask(q, max_new_tokens=16)).text for q in QUESTIONS]
+    assert replies["llamacpp"] != base  # the adapter changed the model
