@@ -24,7 +24,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,13 @@ from llm.generation import (
 from llm.gguf_files import ensure_gguf
 from llm.gguf_lora import convert_lora
 from llm.gguf_merge import merge_lora
-from llm.llamacpp_engine import Completion, LlamaCppEngine, LlamaCppSettings, Sampling
+from llm.llamacpp_engine import (
+    Completion,
+    LlamaCppEngine,
+    LlamaCppRequestError,
+    LlamaCppSettings,
+    Sampling,
+)
 from llm.loading import adapter_base, model_folder
 from llm.model_sources import cached_model_dir, model_sources
 from llm.pretrained import ensure_model
@@ -197,14 +203,39 @@ class LlamaCppModel(Engine):
             return future
 
         def on_done(done: Future[Completion]) -> None:
+            nonlocal constrained
             try:
-                result = self._result(request, done.result(), constrained)
+                completion = done.result()
+            except LlamaCppRequestError as error:
+                grammar = request.tool_grammar
+                if not constrained or grammar is None:
+                    return finish(error)
+                # llama.cpp refused the tool grammar (it parses it only now): a strict one fails
+                # the request (400); otherwise the reply decodes unconstrained, as on the
+                # transformers engine.
+                self._count_grammar(grammar.key(), failed=True, seconds=0.0)
+                if grammar.strict:
+                    return finish(ToolGrammarError(f"llama.cpp cannot use this grammar: {error}"))
+                logger.warning("decoding without a tool grammar: llama.cpp refused it: %s", error)
+                constrained = False
+                free = replace(sampling, grammar=None, grammar_trigger=None)
+                retry = self._server.submit(
+                    prompt, free, adapters, request.deadline, on_piece, cancel
+                )
+                retry.add_done_callback(on_done)
+                return None
             except Exception as error:
-                self._count(error)
-                future.set_exception(error)
-                return
-            self._count(result, done.result())
-            future.set_result(result)
+                return finish(error)
+            return finish(self._result(request, completion, constrained), completion)
+
+        def finish(
+            outcome: GenerationResult | Exception, completion: Completion | None = None
+        ) -> None:
+            self._count(outcome, completion)
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
 
         generation.add_done_callback(on_done)
         return future

@@ -375,7 +375,12 @@ class _Schema:
         times = _times(low, None if high is not None and high > _MAX_REPEAT else high)
         if times is None:
             return f"{_QUOTE} {_QUOTE}"
-        return f"{_QUOTE} {self.rules.primitive('char')}{times} {_QUOTE}"
+        string = f"{_QUOTE} {self.rules.primitive('char')}{times} {_QUOTE}"
+        if times in ("", "*", "+", "?"):
+            return string
+        # A counted repetition is a rule of its own: llama.cpp refuses a sequence whose nested
+        # repetitions multiply past 2000 (char{1,255} inside an array's {0,49}).
+        return self.rules.add(name, string)
 
     def _integer(self, schema: dict[str, Any], name: str) -> str:
         low, high = _integer_bounds(schema)

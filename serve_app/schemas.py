@@ -187,7 +187,12 @@ class ModelInfo(BaseModel):
     loaded_at: str
     device: str
     dtype: str
-    quantization: str = Field(description="none, or int8 (dynamic int8 Linear layers on CPU).")
+    quantization: str = Field(
+        description="none, int8 (dynamic int8 Linear layers on CPU), or gguf <type> (llama.cpp)."
+    )
+    engine: Literal["transformers", "llamacpp"] = Field(
+        description="What decodes (model.engine): transformers, or llama.cpp on the GGUF."
+    )
     prefix_cache: PrefixCacheStats
     tool_calls_recovered: dict[str, int] = Field(
         description="Calls this replica read from JSON instead of <tool_call> tags, by format."

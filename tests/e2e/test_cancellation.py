@@ -133,3 +133,9 @@ def test_a_plain_chat_whose_client_left_stops_its_row(app, client):
     assert seen["generations_cancelled"] == before + 1, seen
     assert waited <= 2.0
     assert seen["generations_running"] == 0
+
+
+def test_model_info_names_the_engine_that_serves(client, engine):
+    info = client.get("/model/info").json()
+    assert info["engine"] == engine
+    assert info["quantization"] == ("gguf all_f32" if engine == "llamacpp" else "none")

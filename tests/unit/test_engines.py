@@ -20,6 +20,7 @@ import torch
 
 from configs.serving import ModelServerOptions
 from configs.settings import ModelConfig
+from llm import llamacpp_engine
 from llm.engines import engine_for, load_engine
 from llm.errors import ModelLoadError
 from llm.generation import (
@@ -30,6 +31,7 @@ from llm.generation import (
     PromptTooLongError,
 )
 from llm.llamacpp_model import GGUF_IN_FOLDER
+from llm.tool_gbnf import GbnfToolGrammar
 from llm.tool_grammar import ToolGrammar, ToolGrammarError
 from tests.gguf_models import random_adapter, write_qwen2_gguf
 from tests.tiny_model import TRAINED_TINY_MODEL
@@ -228,3 +230,24 @@ def test_an_adapter_served_as_the_model_answers_alike_on_both_engines(engines, m
     assert replies["llamacpp"] == replies["transformers"]
     base = [answer(engines["llamacpp"], ask(q, max_new_tokens=16)).text for q in QUESTIONS]
     assert replies["llamacpp"] != base  # the adapter changed the model
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_grammar_llama_cpp_refuses_frees_the_reply_or_fails_strictly(
+    engines, monkeypatch, strict
+):
+    """llama.cpp parses a grammar only when the request starts; one it refuses decodes freely
+    unless the grammar is strict (then ToolGrammarError, a 400)."""
+    refused = GbnfToolGrammar(text='root ::= "x"{9999}', trigger=None)
+    monkeypatch.setattr(llamacpp_engine, "tool_call_gbnf", lambda grammar: refused)
+    engine = engines["llamacpp"]
+    failed = engine.counters()["tool_grammar"]["failed"]
+    grammar = ToolGrammar((CALCULATE, CLOCK), strict=strict)
+    future = engine.submit(ask(QUESTIONS[0], tool_grammar=grammar), threading.Event())
+    if strict:
+        with pytest.raises(ToolGrammarError, match="llama.cpp cannot use this grammar"):
+            future.result(60)
+    else:
+        reply = future.result(60)
+        assert not reply.constrained and reply.completion_tokens > 0
+    assert engine.counters()["tool_grammar"]["failed"] == failed + 1

@@ -38,6 +38,7 @@ def model_info(**fields: object) -> ModelInfo:
         "parameters": 1_234_567,
         "load_seconds": 3.21,
         "quantization": "none",
+        "engine": "transformers",
         "prefix_cache": PrefixCache(0).stats(),
         "tool_calls_recovered": {},
     }

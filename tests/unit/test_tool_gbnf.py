@@ -355,3 +355,42 @@ def test_under_auto_text_is_free_until_the_trigger_and_calls_keep_to_the_grammar
         if call.name == "get_weather"
     }
     assert places and places <= {"Oslo", "Lima"}  # asked about Paris
+
+
+BOUNDED = {
+    # Counted repetitions inside counted repetitions: llama.cpp refuses a rule whose nested
+    # counts multiply past 2000 (an AWS API from the corpus, get_profile_recommendations).
+    "name": "get_profile_recommendations",
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "CandidateIds": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": 255},
+                "maxItems": 50,
+            },
+            "Columns": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": 150},
+                "minItems": 1,
+                "maxItems": 10,
+            },
+        },
+        "required": ["Columns"],
+    },
+}
+
+
+def test_bounded_strings_in_bounded_arrays_are_taken_and_kept_to(random_model):
+    """The random model's strings fill their bounds. It also writes bytes that are not UTF-8,
+    which llama.cpp counts as one character each and which decode to several U+FFFD: those
+    are left out of the count."""
+    limits = {"CandidateIds": 255, "Columns": 150}
+    replies = sample(random_model, ToolGrammar((BOUNDED,), "required"), range(8), "use it")
+    for reply in replies:
+        assert reply.text.startswith('<tool_call>\n{"name": "get_profile_recommendations"')
+        for call in parse_tool_calls(reply.text).tool_calls:
+            assert 1 <= len(call.arguments["Columns"]) <= 10, reply.text
+            for key, strings in call.arguments.items():
+                for string in strings:
+                    assert 1 <= len(string.replace("\ufffd", "")) <= limits[key], reply.text
