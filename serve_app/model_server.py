@@ -320,8 +320,9 @@ class ModelServer:
 
     def _export_counters(self, engine: Engine) -> None:
         """Add what the engine's prefix cache and grammar compiler counted since the last export
-        to metrics."""
+        to metrics, and set the queue depth gauge to the requests waiting now."""
         counters = engine.counters()
+        metrics.QUEUE_DEPTH.set(counters["waiting"])
         exported = self._exported.setdefault(engine, {"prefix_cache": {}, "tool_grammar": {}})
         exported["prefix_cache"] = metrics.record_prefix_cache(
             counters["prefix_cache"], exported["prefix_cache"]
