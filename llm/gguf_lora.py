@@ -255,6 +255,12 @@ def _write(out_file: Path, arch: str, alpha: float, tensors: list[tuple[str, np.
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
     for name, value in tensors:
         writer.add_tensor(name, np.ascontiguousarray(value, dtype=np.float32))
+    write_gguf(writer, partial, out_file)
+
+
+def write_gguf(writer: gguf.GGUFWriter, partial: Path, out_file: Path) -> None:
+    """Write what ``writer`` (opened on ``partial``) holds, flushed to disk, then rename it to
+    ``out_file``: the file appears only whole; a failure leaves neither file."""
     try:
         writer.write_header_to_file()
         writer.write_kv_data_to_file()

@@ -13,14 +13,13 @@ metadata are copied byte for byte. Nothing is written but the finished file (ato
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 
 import gguf
 import numpy as np
 
-from llm.gguf_lora import LoraConversionError
+from llm.gguf_lora import LoraConversionError, write_gguf
 
 logger = logging.getLogger(__name__)
 
@@ -60,16 +59,7 @@ def merge_lora(base_gguf: Path, lora_gguf: Path, out_file: Path) -> Path:
         data, qtype = _merged(tensor, lora_a, lora_b, alpha)
         widened += qtype != tensor.tensor_type
         writer.add_tensor(tensor.name, data, raw_dtype=qtype)
-    try:
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
-        with open(partial, "rb+") as written:
-            os.fsync(written.fileno())
-        os.replace(partial, out_file)
-    finally:
-        partial.unlink(missing_ok=True)
+    write_gguf(writer, partial, out_file)
     logger.info(
         "merged %s into %s -> %s: %d tensors changed (%d written in a wider type) in %.1fs",
         lora_gguf,

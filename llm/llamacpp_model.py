@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import gguf
-from transformers import AutoTokenizer
 
 from configs.atomic_files import file_lock
 from configs.serving import ModelServerOptions
@@ -55,8 +54,8 @@ from llm.llamacpp_engine import (
     LlamaCppSettings,
     Sampling,
 )
-from llm.loading import adapter_base, model_folder
-from llm.model_sources import cached_model_dir, model_sources
+from llm.loading import adapter_base, load_tokenizer, model_folder
+from llm.model_sources import fetched_name, model_sources
 from llm.pretrained import ensure_model
 from llm.tool_gbnf import tool_call_gbnf
 from llm.tool_grammar import TOOL_CALL_OPEN, ToolGrammarError
@@ -103,7 +102,11 @@ def _fetchable(name: str) -> bool:
 
 
 def _full_model(reference: str, config: ModelConfig) -> GgufModel | None:
-    name = reference if _fetchable(reference) else _fetched_name(resolve_path(reference), config)
+    name = (
+        reference
+        if _fetchable(reference)
+        else fetched_name(resolve_path(reference), config.cache_dir)
+    )
     if name is not None:
         tied = model_sources()[name].tie_word_embeddings
         gguf_file = ensure_gguf(name, config.cache_dir)
@@ -113,15 +116,6 @@ def _full_model(reference: str, config: ModelConfig) -> GgufModel | None:
         return None
     model_config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     return GgufModel(folder / GGUF_IN_FOLDER, folder, model_config.get("tie_word_embeddings", True))
-
-
-def _fetched_name(folder: Path, config: ModelConfig) -> str | None:
-    """The name of the fetched model whose cache folder ``folder`` is, if it is one."""
-    real = folder.resolve()
-    for name in model_sources():
-        if cached_model_dir(name, config.cache_dir).resolve() == real:
-            return name
-    return None
 
 
 class LlamaCppModel(Engine):
@@ -136,7 +130,7 @@ class LlamaCppModel(Engine):
     ) -> None:
         started = time.perf_counter()
         self._found, self._model_path, self._config = found, model_path, config
-        self.tokenizer = _tokenizer(found.tokenizer_folder)
+        self.tokenizer = load_tokenizer(found.tokenizer_folder)
         # Banned where a request may not call tools (tool_choice none), when it is one token.
         self._tool_call_tag: int | None = self.tokenizer.get_vocab().get(TOOL_CALL_OPEN)
         self._gguf_cache = resolve_path(config.cache_dir) / "gguf"
@@ -460,16 +454,6 @@ class LlamaCppModel(Engine):
                 self._grammar_keys[key] = None
                 if len(self._grammar_keys) > _GRAMMAR_KEYS_KEPT:
                     self._grammar_keys.popitem(last=False)
-
-
-def _tokenizer(folder: Path) -> Any:
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
-    except (OSError, ValueError) as error:
-        raise ModelLoadError(f"cannot load tokenizer from {folder}: {error}") from error
-    if tokenizer.chat_template is None:
-        raise ModelLoadError(f"tokenizer at {folder} has no chat template")
-    return tokenizer
 
 
 def _describe(gguf_file: Path, tied: bool) -> tuple[str, int]:

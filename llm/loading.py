@@ -148,22 +148,30 @@ def check_allowed(
         confine(local_model_path(base, config.cache_dir), roots, "base model", ALLOWED_ROOTS)
 
 
+def load_tokenizer(folder: str | Path) -> Any:
+    """The tokenizer in ``folder``, which must carry a chat template (ModelLoadError)."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"cannot load tokenizer from {folder}: {error}") from error
+    if tokenizer.chat_template is None:
+        raise ModelLoadError(f"tokenizer at {folder} has no chat template")
+    return tokenizer
+
+
 def load_model(
     model_path: str,
     base_model_name: str | None,
     config: ModelConfig,
-    allowed_roots: Sequence[Path] | None = None,
 ) -> LoadedModel:
     """Load ``model_path``: a full model (config.json), a LoRA adapter (adapter_config.json), or a
     model fetched by name (fetched and converted into ``config.cache_dir`` the first time).
 
     A lone adapter is merged into its base: an unmerged LoRA makes decoding ~1.8× slower.
-    With ``allowed_roots`` (a client's request), the folder and an adapter's base must lie under
-    one of them (PathNotAllowedError otherwise). On CPU, ``config.cpu_quantization`` applies.
+    On CPU, ``config.cpu_quantization`` applies. A client's request is confined to its allowed
+    folders before (``check_allowed``, by ``engines.load_engine``).
     """
     started = time.perf_counter()
-    if allowed_roots is not None:
-        check_allowed(model_path, base_model_name, config, allowed_roots)
     if model_path in model_sources() and not resolve_path(model_path).exists():
         folder = ensure_model(model_path, config.cache_dir)
     else:
@@ -200,12 +208,7 @@ def load_model(
     else:
         raise ModelLoadError(f"model_path {model_path} has no config.json or adapter_config.json")
 
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_source), trust_remote_code=False)
-    except (OSError, ValueError) as error:
-        raise ModelLoadError(f"cannot load tokenizer from {tokenizer_source}: {error}") from error
-    if tokenizer.chat_template is None:
-        raise ModelLoadError(f"tokenizer at {tokenizer_source} has no chat template")
+    tokenizer = load_tokenizer(tokenizer_source)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

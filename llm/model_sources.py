@@ -53,3 +53,12 @@ def local_model_path(model_path: str, cache_dir: str) -> str:
     if model_path in model_sources() and not resolve_path(model_path).exists():
         return str(cached_model_dir(model_path, cache_dir))
     return model_path
+
+
+def fetched_name(folder: Path, cache_dir: str | Path) -> str | None:
+    """The name of the fetched model whose cache folder ``folder`` is, if it is one."""
+    real = folder.resolve()
+    for name in model_sources():
+        if cached_model_dir(name, cache_dir).resolve() == real:
+            return name
+    return None

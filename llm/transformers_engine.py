@@ -7,9 +7,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -62,10 +61,9 @@ class TransformersEngine(Engine):
         base_model_name: str | None,
         config: ModelConfig,
         options: ModelServerOptions,
-        allowed_roots: Sequence[Path] | None = None,
         on_step: StepListener | None = None,
     ) -> TransformersEngine:
-        return cls(load_model(model_path, base_model_name, config, allowed_roots), options, on_step)
+        return cls(load_model(model_path, base_model_name, config), options, on_step)
 
     def submit(
         self,

@@ -32,7 +32,7 @@ from llm.errors import ModelLoadError
 from llm.gguf_files import ensure_gguf
 from llm.gguf_lora import LoraConversion, convert_lora
 from llm.loading import adapter_base
-from llm.model_sources import cached_model_dir, local_model_path, model_sources
+from llm.model_sources import fetched_name, local_model_path, model_sources
 from tools.registry import ToolRegistry
 from tools.tool_spec import ToolSpec
 from train_app.api_corpus.npm_fetch import CorpusFetchError
@@ -117,10 +117,10 @@ def starting_adapter(config: AppConfig, base: Path) -> Path | None:
 def gguf_base_name(base: Path, config: AppConfig) -> str:
     """The name (llm/model_sources.yaml) of the fetched model in folder ``base`` (resolved),
     whose GGUF the job's GGUF LoRA runs over; TrainingSetupError for any other folder."""
+    name = fetched_name(base, config.model.cache_dir)
+    if name is not None:
+        return name
     sources = model_sources()
-    for name in sources:
-        if cached_model_dir(name, config.model.cache_dir).resolve() == base:
-            return name
     raise TrainingSetupError(
         f"training.export_gguf needs a base model fetched by name (one of {sorted(sources)} in "
         f"llm/model_sources.yaml), whose GGUF the LoRA runs over; {base} has no GGUF: set "

@@ -18,6 +18,7 @@ import pytest
 from ray.train import Checkpoint
 
 import llm.gguf_files
+import llm.model_sources
 import train_app.job_runner
 from configs.settings import AppConfig
 from configs.store import ConfigError
@@ -53,7 +54,7 @@ def fetched_tiny(tiny_model_dir, tmp_path, monkeypatch):
         sha256="0" * 64,
         tie_word_embeddings=True,
     )
-    for module in (train_app.job_runner, llm.gguf_files):
+    for module in (train_app.job_runner, llm.gguf_files, llm.model_sources):
         monkeypatch.setattr(module, "model_sources", lambda: {NAME: source})
     return cache
 
